@@ -1,0 +1,56 @@
+-- Installing into a non-default schema, and staying correct when the
+-- caller's search_path holds hostile look-alikes.
+DROP EXTENSION projection_offset;
+CREATE SCHEMA offsets;
+CREATE EXTENSION projection_offset SCHEMA offsets;
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname LIKE 'projection_offset%' ORDER BY 2;
+SELECT p.oid::regprocedure, p.prosecdef FROM pg_proc p
+JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'projection_offset'
+ORDER BY 1::text;
+
+-- A hostile schema first on the path: a fake table, a fake "=" operator
+-- for text and a fake unnest. None of them may capture the extension's SQL.
+CREATE SCHEMA hostile;
+CREATE TABLE hostile.projection_offset ("eventId" text PRIMARY KEY, "handlerName" text, "appliedAt" timestamp(3), "payloadHash" text);
+CREATE FUNCTION hostile.text_eq(a text, b text) RETURNS boolean
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hostile operator called'; END $$;
+CREATE OPERATOR hostile.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hostile.text_eq);
+CREATE FUNCTION hostile.unnest(anyarray) RETURNS SETOF anyelement
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hostile unnest called'; END $$;
+CREATE FUNCTION hostile.min(bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hostile min called'; END $$;
+SET search_path = hostile, offsets, pg_catalog;
+-- The traps are live: unqualified SQL here would call them.
+SELECT 'x'::text = 'x'::text;
+SELECT count(*) FROM projection_offset;
+
+SELECT offsets.offset_claim('s-1', 'schema-test', 'h1');
+SELECT offsets.offset_claim('s-1', 'schema-test', 'h1');
+SELECT offsets.offset_claim('s-1', 'schema-test', 'h2');
+SELECT * FROM offsets.offset_claim(ARRAY['s-2', 's-1', 's-3'], 'schema-test');
+
+CREATE TABLE public.schema_hits (event_id text);
+CREATE FUNCTION public.hit(event_id text, payload jsonb) RETURNS void
+LANGUAGE sql AS $$ INSERT INTO public.schema_hits VALUES (event_id) $$;
+SELECT offsets.apply_with_offset('s-4', 'schema-test', 'public.hit(text,jsonb)', '{"a": 1}');
+SELECT offsets.apply_with_offset('s-4', 'schema-test', 'public.hit(text,jsonb)', '{"a": 1}');
+SELECT offsets.apply_with_offset('s-4', 'schema-test', 'public.hit(text,jsonb)', '{"a": 2}');
+
+RESET search_path;
+SELECT count(*) AS hostile_rows FROM hostile.projection_offset;
+SELECT "eventId" FROM offsets.projection_offset ORDER BY 1;
+SELECT * FROM public.schema_hits;
+
+-- The cached plans follow a schema rename.
+ALTER SCHEMA offsets RENAME TO offsets_renamed;
+SELECT offsets_renamed.offset_claim('s-5', 'schema-test');
+SELECT count(*) FROM offsets_renamed.projection_offset;
+
+-- Back to the default installation for the suites that follow.
+DROP EXTENSION projection_offset;
+DROP SCHEMA offsets_renamed;
+DROP SCHEMA hostile CASCADE;
+CREATE EXTENSION projection_offset;
+SELECT offset_claim('s-6', 'schema-test');

@@ -1,0 +1,23 @@
+#include "outcome.hpp"
+
+#include <string>
+
+namespace po {
+
+ClaimOutcome classify_existing(const SqlText& stored_hash, const SqlText& given_hash) {
+    if (stored_hash && given_hash && *stored_hash != *given_hash) return ClaimOutcome::Divergent;
+    return ClaimOutcome::Duplicate;
+}
+
+Problem divergence_problem(std::string_view event_id, std::string_view handler_name,
+                           std::string_view stored_hash, std::string_view given_hash) {
+    return Problem{
+        sqlstate::payload_hash_mismatch,
+        "event \"" + excerpt(event_id) + "\" was already applied by handler \"" +
+            excerpt(handler_name) + "\" with a different payload",
+        "Stored payload hash: " + std::string(stored_hash) +
+            ". Given payload hash: " + std::string(given_hash) + ".",
+        "An event id must identify one payload; give the changed event a new id."};
+}
+
+}  // namespace po

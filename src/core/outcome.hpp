@@ -1,0 +1,21 @@
+// What a claim means once the database has answered: recorded now, a
+// re-delivery, or an event id reused for another payload.
+#pragma once
+
+#include <string_view>
+
+#include "problem.hpp"
+#include "validate.hpp"
+
+namespace po {
+
+enum class ClaimOutcome { Recorded, Duplicate, Divergent };
+
+// Classifies a claim whose INSERT found the pair already recorded.
+// A hash can only diverge when both sides carry one.
+ClaimOutcome classify_existing(const SqlText& stored_hash, const SqlText& given_hash);
+
+Problem divergence_problem(std::string_view event_id, std::string_view handler_name,
+                           std::string_view stored_hash, std::string_view given_hash);
+
+}  // namespace po

@@ -1,0 +1,30 @@
+// Which functions may serve as a projector, decided from a description of
+// the catalog entry so that the rule is testable without a server.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "problem.hpp"
+
+namespace po {
+
+enum class RoutineKind { Function, Procedure, Aggregate, Window };
+enum class ArgType { Text, Jsonb, Other };
+
+struct RoutineShape {
+    std::string display_name;  // as regprocedure prints it
+    RoutineKind kind = RoutineKind::Function;
+    std::vector<ArgType> args;
+    bool returns_set = false;
+};
+
+// How the projector is called.
+enum class CallForm { Payload, EventAndPayload };  // (jsonb) or (text, jsonb)
+
+std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape);
+
+inline int arg_count(CallForm form) { return form == CallForm::Payload ? 1 : 2; }
+
+}  // namespace po

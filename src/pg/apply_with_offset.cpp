@@ -1,0 +1,50 @@
+// SQL entry point apply_with_offset(text, text, regprocedure, jsonb).
+#include "claim.hpp"
+#include "payload_hash.hpp"
+#include "projector.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(po_apply_with_offset);
+}
+
+namespace po::pg {
+
+namespace {
+
+Datum apply_with_offset(FunctionCallInfo fcinfo) {
+    OffsetKey key = key_args(fcinfo, 0, 1);
+    if (PG_ARGISNULL(2)) {
+        raise(Problem{sqlstate::null_value_not_allowed, "projector must not be null", "", ""});
+    }
+    const Projector& projector = resolve_projector(PG_GETARG_OID(2));
+    const bool payload_isnull = PG_ARGISNULL(3);
+    if (payload_isnull && projector.strict) {
+        raise(Problem{sqlstate::null_value_not_allowed,
+                      "payload must not be null for strict projector " + projector.name,
+                      "A strict function is not called with a null argument, so the event would "
+                      "be recorded without being applied.",
+                      ""});
+    }
+    Datum payload = payload_isnull ? 0 : PG_GETARG_DATUM(3);
+    TextArg hash;
+    if (!payload_isnull) {
+        hash.datum = payload_hash(payload);
+        hash.view = text_view(reinterpret_cast<text*>(DatumGetPointer(hash.datum)));
+    }
+
+    SpiConnection spi(extension_namespace(fcinfo));
+    bool recorded = claim_pair(spi, key, hash);
+    spi.finish();
+    if (!recorded) return BoolGetDatum(false);
+
+    call_projector(projector, key, payload, payload_isnull);
+    return BoolGetDatum(true);
+}
+
+}  // namespace
+
+}  // namespace po::pg
+
+extern "C" Datum po_apply_with_offset(PG_FUNCTION_ARGS) {
+    return po::pg::entry_point([&] { return po::pg::apply_with_offset(fcinfo); });
+}

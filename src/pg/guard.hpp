@@ -1,0 +1,112 @@
+// The single crossing point between C++ and PostgreSQL error handling.
+//
+// pg_call() runs backend code inside PG_TRY. A PostgreSQL error raised there
+// is copied (ErrorData: SQLSTATE, message, detail, hint, context) and thrown
+// as a C++ PgError, so the C++ frames above unwind with their destructors.
+// entry_point() is the only place that hands control back to PostgreSQL: it
+// catches every C++ exception and, once no C++ object is left alive in its
+// frame, rethrows the original ErrorData unchanged.
+#pragma once
+
+#include "postgres_headers.hpp"
+
+#include "../core/problem.hpp"
+
+namespace po::pg {
+
+class PgError : public std::exception {
+public:
+    explicit PgError(ErrorData* edata) : edata_(edata) {}
+    ErrorData* data() const noexcept { return edata_; }
+    const char* what() const noexcept override {
+        return edata_ && edata_->message ? edata_->message : "PostgreSQL error";
+    }
+
+private:
+    ErrorData* edata_;
+};
+
+namespace detail {
+
+// Runs body(arg) inside PG_TRY; returns the copied ErrorData of a PostgreSQL
+// error it raised, or null. The only PG_TRY in the extension.
+ErrorData* try_backend(void (*body)(void*), void* arg) noexcept;
+
+}  // namespace detail
+
+// Runs fn, which must only call backend C functions: a C++ exception thrown
+// inside PG_TRY would leave PG_exception_stack pointing at a dead frame,
+// hence the noexcept requirement. Results must be trivially copyable: they
+// are written from inside the PG_TRY frame.
+template <typename Fn>
+auto pg_call(Fn&& fn) -> decltype(fn()) {
+    static_assert(noexcept(fn()), "pg_call bodies run inside PG_TRY and must be noexcept");
+    using Body = std::remove_reference_t<Fn>;
+    using Result = decltype(fn());
+    if constexpr (std::is_void_v<Result>) {
+        auto thunk = [](void* p) noexcept { (*static_cast<Body*>(p))(); };
+        if (ErrorData* edata = detail::try_backend(thunk, &fn)) throw PgError(edata);
+    } else {
+        static_assert(std::is_trivially_copyable_v<Result>,
+                      "pg_call results must be trivially copyable");
+        struct Call {
+            Body* fn;
+            Result result;
+        } call{&fn, Result{}};
+        auto thunk = [](void* p) noexcept {
+            auto* c = static_cast<Call*>(p);
+            c->result = (*c->fn)();
+        };
+        if (ErrorData* edata = detail::try_backend(thunk, &call)) throw PgError(edata);
+        return call.result;
+    }
+}
+
+// Raises a Problem as a PostgreSQL error, through pg_call, so that it
+// unwinds the C++ frames like any other backend error.
+[[noreturn]] void raise(const Problem& problem);
+
+namespace detail {
+
+// What escaped the C++ body, in plain storage that needs no destructor.
+struct Escape {
+    ErrorData* edata = nullptr;
+    int sqlstate = 0;
+    char message[256] = {0};
+};
+
+template <typename Body>
+bool run_body(Body& body, Datum& out, Escape& escape) noexcept {
+    try {
+        out = body();
+        return true;
+    } catch (const PgError& e) {
+        escape.edata = e.data();
+    } catch (const std::bad_alloc&) {
+        escape.sqlstate = ERRCODE_OUT_OF_MEMORY;
+        snprintf(escape.message, sizeof escape.message, "out of memory");
+    } catch (const std::exception& e) {
+        escape.sqlstate = ERRCODE_INTERNAL_ERROR;
+        snprintf(escape.message, sizeof escape.message, "%s", e.what());
+    } catch (...) {
+        escape.sqlstate = ERRCODE_INTERNAL_ERROR;
+        snprintf(escape.message, sizeof escape.message, "unexpected C++ exception");
+    }
+    return false;
+}
+
+[[noreturn]] void rethrow(const Escape& escape);
+
+}  // namespace detail
+
+// Wraps the body of every SQL-callable function. Only trivially destructible
+// values live in this frame, so the longjmp in rethrow() skips nothing.
+template <typename Body>
+Datum entry_point(Body&& body) {
+    Datum out = 0;
+    detail::Escape escape;
+    if (detail::run_body(body, out, escape)) return out;
+    detail::rethrow(escape);
+}
+
+}  // namespace po::pg

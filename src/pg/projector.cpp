@@ -1,0 +1,157 @@
+#include "projector.hpp"
+
+#include <unordered_map>
+
+#include "../core/validate.hpp"
+
+namespace po::pg {
+
+namespace {
+
+struct CacheEntry {
+    Projector projector;
+    bool valid = false;
+};
+
+std::unordered_map<Oid, CacheEntry> cache;
+MemoryContext cache_cxt = nullptr;
+
+ArgType arg_type(Oid type) {
+    if (type == TEXTOID) return ArgType::Text;
+    if (type == JSONBOID) return ArgType::Jsonb;
+    return ArgType::Other;
+}
+
+RoutineKind routine_kind(char prokind) {
+    switch (prokind) {
+        case PROKIND_PROCEDURE: return RoutineKind::Procedure;
+        case PROKIND_AGGREGATE: return RoutineKind::Aggregate;
+        case PROKIND_WINDOW: return RoutineKind::Window;
+        default: return RoutineKind::Function;
+    }
+}
+
+struct CatalogFacts {
+    bool found;
+    char prokind;
+    bool retset;
+    bool strict;
+    int nargs;
+    Oid argtypes[FUNC_MAX_ARGS];
+};
+
+void describe(Oid oid, Projector& out) {
+    CatalogFacts facts{};
+    pg_call([&]() noexcept {
+        HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
+        if (!HeapTupleIsValid(tuple)) return;
+        auto* proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
+        facts.found = true;
+        facts.prokind = proc->prokind;
+        facts.retset = proc->proretset;
+        facts.strict = proc->proisstrict;
+        facts.nargs = proc->pronargs;
+        for (int i = 0; i < proc->pronargs; ++i) facts.argtypes[i] = proc->proargtypes.values[i];
+        ReleaseSysCache(tuple);
+    });
+    if (!facts.found) {
+        raise(Problem{"42883", "projector function with OID " + std::to_string(oid) +
+                                   " does not exist", "", ""});
+    }
+    char* display = pg_call([&]() noexcept { return format_procedure(oid); });
+    RoutineShape shape{display, routine_kind(facts.prokind), {}, facts.retset};
+    for (int i = 0; i < facts.nargs; ++i) shape.args.push_back(arg_type(facts.argtypes[i]));
+
+    auto verdict = classify_projector(shape);
+    if (auto* problem = std::get_if<Problem>(&verdict)) raise(*problem);
+
+    out.oid = oid;
+    out.form = std::get<CallForm>(verdict);
+    out.strict = facts.strict;
+    out.name = shape.display_name;
+    if (!out.flinfo) {
+        out.flinfo = pg_call([&]() noexcept {
+            if (!cache_cxt)
+                cache_cxt = AllocSetContextCreate(CacheMemoryContext, "projection_offset projectors",
+                                                  ALLOCSET_SMALL_SIZES);
+            return static_cast<FmgrInfo*>(MemoryContextAllocZero(cache_cxt, sizeof(FmgrInfo)));
+        });
+    }
+    FmgrInfo* flinfo = out.flinfo;
+    pg_call([&]() noexcept { fmgr_info_cxt(oid, flinfo, cache_cxt); });
+}
+
+void check_execute_privilege(const Projector& projector) {
+    Oid oid = projector.oid;
+    const char* name = projector.name.c_str();
+    pg_call([&]() noexcept {
+        AclResult acl = pg_proc_aclcheck(oid, GetUserId(), ACL_EXECUTE);
+        if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_FUNCTION, name);
+        InvokeFunctionExecuteHook(oid);
+    });
+}
+
+struct ErrorContextArgs {
+    const char* handler;
+    const char* event;
+};
+
+void projector_error_context(void* arg) {
+    auto* args = static_cast<ErrorContextArgs*>(arg);
+    errcontext("projection_offset projector for handler \"%s\", event \"%s\"", args->handler,
+               args->event);
+}
+
+}  // namespace
+
+const Projector& resolve_projector(Oid oid) {
+    CacheEntry& entry = cache[oid];
+    if (!entry.valid) {
+        describe(oid, entry.projector);
+        entry.valid = true;
+    }
+    check_execute_privilege(entry.projector);
+    return entry.projector;
+}
+
+void invalidate_projectors() {
+    for (auto& item : cache) item.second.valid = false;
+}
+
+void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,
+                    bool payload_isnull) {
+    const std::string handler = excerpt(*key.handler_name.view);
+    const std::string event = excerpt(*key.event_id.view);
+    ErrorContextArgs context_args{handler.c_str(), event.c_str()};
+    const int nargs = arg_count(projector.form);
+    FmgrInfo* flinfo = projector.flinfo;
+    Datum event_datum = key.event_id.datum;
+
+    pg_call([&]() noexcept {
+        ErrorContextCallback callback;
+        callback.callback = projector_error_context;
+        callback.arg = &context_args;
+        callback.previous = error_context_stack;
+        error_context_stack = &callback;
+
+        LOCAL_FCINFO(call, 2);
+        Oid collation = nargs == 2 ? DEFAULT_COLLATION_OID : InvalidOid;
+        InitFunctionCallInfoData(*call, flinfo, nargs, collation, nullptr, nullptr);
+        int i = 0;
+        if (nargs == 2) {
+            call->args[i].value = event_datum;
+            call->args[i++].isnull = false;
+        }
+        call->args[i].value = payload;
+        call->args[i].isnull = payload_isnull;
+
+        PgStat_FunctionCallUsage usage;
+        pgstat_init_function_usage(call, &usage);
+        (void)FunctionCallInvoke(call);
+        pgstat_end_function_usage(&usage, true);
+
+        error_context_stack = callback.previous;
+    });
+}
+
+}  // namespace po::pg

@@ -1,0 +1,31 @@
+// Resolving a regprocedure to a callable projector, and calling it.
+#pragma once
+
+#include <string>
+
+#include "args.hpp"
+#include "../core/projector.hpp"
+
+namespace po::pg {
+
+struct Projector {
+    Oid oid = InvalidOid;
+    CallForm form = CallForm::Payload;
+    bool strict = false;
+    std::string name;
+    FmgrInfo* flinfo = nullptr;  // lives in a backend-lifetime memory context
+};
+
+// Checks shape and EXECUTE privilege for the current user; the catalog part
+// is cached per backend until pg_proc changes.
+const Projector& resolve_projector(Oid oid);
+
+// Calls the projector; an error it raises gets a context line naming the
+// handler and the event.
+void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,
+                    bool payload_isnull);
+
+// Called from the pg_proc syscache callback.
+void invalidate_projectors();
+
+}  // namespace po::pg

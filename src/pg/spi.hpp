@@ -1,0 +1,41 @@
+// SPI access for the extension's own statements: one prepared, kept plan per
+// statement and backend, naming every object by schema.
+#pragma once
+
+#include <cstdint>
+
+#include "guard.hpp"
+
+namespace po::pg {
+
+enum class Statement {
+    ClaimOne,    // INSERT one pair ... ON CONFLICT DO NOTHING RETURNING
+    StoredHash,  // the recorded payloadHash of one pair, by primary key
+    ClaimMany,   // set-based INSERT of an id array, returning the ids recorded
+    Count_       // not a statement
+};
+
+// The schema the extension was installed in: that of the called function.
+Oid extension_namespace(FunctionCallInfo fcinfo);
+
+// An SPI connection for the duration of one C++ scope. finish() is explicit:
+// on an error path the transaction abort closes the connection, and the
+// destructor must not call into PostgreSQL while C++ unwinds.
+class SpiConnection {
+public:
+    explicit SpiConnection(Oid nsp);
+    SpiConnection(const SpiConnection&) = delete;
+    SpiConnection& operator=(const SpiConnection&) = delete;
+
+    // Runs a statement; returns the rows it produced (SPI_processed).
+    uint64_t execute(Statement statement, const Datum* values, const char* nulls, long limit = 0);
+    void finish();
+
+private:
+    Oid nsp_;
+};
+
+// Called from the namespace syscache callback: plans are rebuilt on next use.
+void invalidate_plans();
+
+}  // namespace po::pg

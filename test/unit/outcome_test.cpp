@@ -1,0 +1,38 @@
+#include "core/outcome.hpp"
+
+#include <gtest/gtest.h>
+
+namespace po {
+namespace {
+
+TEST(ClassifyExisting, SameHashIsDuplicate) {
+    EXPECT_EQ(classify_existing(std::string_view("h1"), std::string_view("h1")), ClaimOutcome::Duplicate);
+}
+
+TEST(ClassifyExisting, DifferentHashesDiverge) {
+    EXPECT_EQ(classify_existing(std::string_view("h1"), std::string_view("h2")), ClaimOutcome::Divergent);
+}
+
+TEST(ClassifyExisting, AMissingHashOnEitherSideCannotDiverge) {
+    EXPECT_EQ(classify_existing(std::nullopt, std::string_view("h2")), ClaimOutcome::Duplicate);
+    EXPECT_EQ(classify_existing(std::string_view("h1"), std::nullopt), ClaimOutcome::Duplicate);
+    EXPECT_EQ(classify_existing(std::nullopt, std::nullopt), ClaimOutcome::Duplicate);
+}
+
+TEST(DivergenceProblem, NamesEventHandlerAndBothHashes) {
+    Problem p = divergence_problem("evt-7", "orders", "aaa", "bbb");
+    EXPECT_EQ(p.sqlstate, "PJ001");
+    EXPECT_EQ(p.message, "event \"evt-7\" was already applied by handler \"orders\" with a different payload");
+    EXPECT_EQ(p.detail, "Stored payload hash: aaa. Given payload hash: bbb.");
+    EXPECT_FALSE(p.hint.empty());
+}
+
+TEST(DivergenceProblem, ShortensVeryLongIdsInTheMessage) {
+    std::string id(1000, 'e');
+    Problem p = divergence_problem(id, "h", "a", "b");
+    EXPECT_LT(p.message.size(), 200u);
+    EXPECT_NE(p.message.find("..."), std::string::npos);
+}
+
+}  // namespace
+}  // namespace po
