@@ -19,7 +19,7 @@ require_root() {
 # Debian packages the build and the tests need; installed only when missing.
 PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib
           build-essential g++ cmake libgtest-dev clang-14 llvm-14 libclang-rt-14-dev
-          nodejs npm gnuplot-nox libpq-dev)
+          gnuplot-nox libpq-dev)
 
 ensure_packages() {
     local missing=()
@@ -31,6 +31,11 @@ ensure_packages() {
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    # Node.js may come from Debian or from an upstream build that bundles npm.
+    if ! command -v npm >/dev/null 2>&1; then
+        say "installing Node.js and npm"
+        apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
     fi
     id -u "$PO_OS_USER" >/dev/null 2>&1 || useradd --system --user-group --no-create-home "$PO_OS_USER"
 }
@@ -63,6 +68,7 @@ cluster_start() {
     } >>"$CLUSTER_DIR/data/postgresql.conf"
     as_os_user pg_ctl -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -t 60 start >/dev/null \
         || { cat "$CLUSTER_DIR/server.log" >&2; die "the throwaway cluster did not start"; }
+    export CLUSTER_DIR PO_OS_USER
     export PGHOST="$CLUSTER_DIR/socket" PGPORT=${PO_PORT:-54329} PGUSER=postgres PGDATABASE=postgres
 }
 

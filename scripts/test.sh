@@ -31,6 +31,14 @@ trap cluster_stop EXIT
 suite "unit tests (GoogleTest)" unit_tests
 cluster_start
 suite "regression tests (pg_regress)" regression_tests
+# Further suites: every test/*/suite.sh, run in name order against the same
+# cluster (PGHOST, PGPORT, PGUSER, CLUSTER_DIR are exported). A suite that
+# must stop or crash a server starts its own with cluster_start.
+# PO_FULL=1 asks suites for their full, slow sizes.
+for s in "$ROOT"/test/*/suite.sh; do
+    [ -e "$s" ] || continue
+    suite "$(basename "$(dirname "$s")")" bash "$s"
+done
 cluster_stop
 
 say "summary"
