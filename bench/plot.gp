@@ -1,0 +1,28 @@
+# Events/s against clients, one line per way; called by run.sh with
+# outdir, batchlabel and subtitle set. Top: one event per call; bottom: the
+# batch forms (1000 events per call), with (b) for scale.
+set terminal pngcairo size 1200,900 font ",10"
+set output outdir."/results.png"
+set multiplot layout 2,2 title "projection\\_offset: events/s against clients (".subtitle.")"
+set logscale x 2
+set xlabel "clients"
+set ylabel "events/s"
+set grid
+set key outside bottom center horizontal maxrows 3 font ",8"
+set datafile missing "NaN"
+set format y "%.0s%c"
+set xrange [0.8:*]
+set yrange [0:*]
+ways = "(a)~client~tx (b)~one-statement~CTE (c)~PL/pgSQL~EXECUTE (d)~apply\\_with\\_offset (e)~SQL~projector~+~offset\\_claim"
+do for [mode in "fresh redelivery"] {
+    set title (mode eq "fresh" ? "fresh events, one per call" : "re-deliveries, one per call")
+    plot for [i=2:6] outdir."/plot-".mode.".dat" using 1:i with linespoints lw 2 \
+             title system("echo '".word(ways, i-1)."' | tr '~' ' '")
+}
+do for [mode in "fresh redelivery"] {
+    set title (mode eq "fresh" ? "fresh events, batches" : "re-deliveries, batches")
+    plot outdir."/plot-".mode.".dat" using 1:7 with linespoints lw 2 lc 6 title batchlabel." (1000/call)", \
+         outdir."/plot-".mode.".dat" using 1:8 with linespoints lw 2 lc 7 title "set-based SQL (1000/call)", \
+         outdir."/plot-".mode.".dat" using 1:3 with linespoints lw 2 lc 2 dt 2 title "(b) one-statement CTE, one per call"
+}
+unset multiplot

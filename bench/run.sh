@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Throughput of five ways to apply an event exactly once, side by side, plus
+# the batch forms, on a throwaway cluster. Prints a table of events/s with
+# ratios and draws bench/out/results.png.
+#
+#   sudo bash bench/run.sh                 # default run, about 5 minutes
+#   sudo bash bench/run.sh --long          # 30 s per point, 3 rounds
+#   sudo bash bench/run.sh --duration 10 --rounds 2 --clients "1 4"
+#
+# Options:
+#   --duration S    seconds per measured point (pgbench -T), default 4
+#   --rounds R      repeat every point R times and keep the median, default 1
+#   --clients LIST  client counts, default "1 2 4 8"
+#   --long          --duration 30 --rounds 3
+#   --no-batch      skip the batch forms
+#   --sync          keep synchronous_commit = on (commits wait for the WAL flush)
+#   --no-build      use the installed extension as it is
+# Environment: PO_PORT (default 54371), PO_KEEP_CLUSTER=1 keeps the cluster.
+#
+# Ways, each doing the same work: record (eventId, handlerName, payloadHash)
+# and add the event's amount to a row of a read model, once per event.
+#   a  client-side transaction: BEGIN; INSERT .. ON CONFLICT DO NOTHING
+#      RETURNING; UPDATE (only when recorded); COMMIT  (what an ORM adapter does)
+#   b  one hand-written statement: a CTE doing claim + mutation
+#   c  a generic apply in PL/pgSQL calling the projector with EXECUTE
+#   d  apply_with_offset(event_id, handler, projector, payload)
+#   e  a LANGUAGE sql projector calling offset_claim
+# Batches of 1000 events per call:
+#   batch   apply_with_offset(handler_name, projector, events) when installed,
+#           else offset_claim(text[], text) plus a set-based UPDATE
+#   set     INSERT .. SELECT .. ON CONFLICT DO NOTHING plus a set-based UPDATE
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../scripts/common.sh
+source "$BENCH/../scripts/common.sh"
+
+DURATION=4
+ROUNDS=1
+CLIENTS="1 2 4 8"
+BATCH=1
+SYNC=0
+BUILD=1
+while [ $# -gt 0 ]; do
+    case $1 in
+        --duration) DURATION=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --clients) CLIENTS=$2; shift 2 ;;
+        --long) DURATION=30; ROUNDS=3; shift ;;
+        --no-batch) BATCH=0; shift ;;
+        --sync) SYNC=1; shift ;;
+        --no-build) BUILD=0; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+
+require_root
+ensure_packages
+[ "$BUILD" = 1 ] && build_and_install
+command -v pgbench >/dev/null || die "pgbench not found"
+command -v gnuplot >/dev/null || die "gnuplot not found (Debian package gnuplot-nox)"
+
+OUT=$BENCH/out
+mkdir -p "$OUT"
+RAW=$OUT/raw.tsv
+: >"$RAW"
+
+# The server configuration of every run. synchronous_commit = off measures
+# the work of each way rather than the latency of the disk's flush, which
+# would be the same for all of them; --sync measures with it.
+SETTINGS=(
+    "shared_buffers = 256MB"
+    "max_wal_size = 4GB"
+    "checkpoint_timeout = 30min"
+    "autovacuum = off"
+    "jit = off"
+    "synchronous_commit = $([ "$SYNC" = 1 ] && echo on || echo off)"
+)
+export PO_PORT=${PO_PORT:-54371}
+trap cluster_stop EXIT
+cluster_start "${SETTINGS[@]}"
+
+MAXC=0
+for c in $CLIENTS; do [ "$c" -gt "$MAXC" ] && MAXC=$c; done
+psql -qAtX -c "ALTER SYSTEM SET max_connections = $((MAXC + 10))" >/dev/null
+[ "$MAXC" -gt 40 ] && { as_os_user pg_ctl -D "$CLUSTER_DIR/data" -w restart >/dev/null; }
+
+createdb bench
+psql -qX -d bench -v ON_ERROR_STOP=1 -f "$BENCH/setup.sql" >/dev/null
+BATCH_APPLY=$(psql -qAtX -d bench -c \
+    "SELECT to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') IS NOT NULL")
+if [ "$BATCH_APPLY" = t ]; then BATCH_SCRIPT=batch_apply; BATCH_LABEL="batch apply_with_offset (1000/call)"
+else BATCH_SCRIPT=batch_claim; BATCH_LABEL="batch offset_claim + UPDATE (1000/call)"; fi
+
+{
+    echo "== configuration"
+    echo "machine:    $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "server:     $(psql -qAtX -c 'SHOW server_version'), Unix socket, fsync = on"
+    for s in "${SETTINGS[@]}"; do echo "            $s"; done
+    echo "extension:  projection_offset $(psql -qAtX -d bench -c "SELECT extversion FROM pg_extension WHERE extname = 'projection_offset'")"
+    echo "pgbench:    -M prepared, -T $DURATION per point, median of $ROUNDS round(s), clients: $CLIENTS"
+    echo "batch form: $BATCH_LABEL"
+    echo "load:       $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
+} | tee "$OUT/config.txt"
+
+# pgbench over one script; prints transactions per second.
+run_point() {
+    local script=$1 clients=$2 pfx=$3 range_var=$4 range=$5
+    local log=$OUT/pgbench.log
+    {
+        echo "-- $script clients=$clients pfx=$pfx $range_var=$range"
+        pgbench -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" --max-tries=10 \
+            -D pfx="$pfx" -D "$range_var=$range" -f "$BENCH/$script" bench 2>&1
+    } >>"$log" || true
+    local tps
+    tps=$(tail -n 40 "$log" | awk '/^tps = / {t=$3} END {print t}')
+    if [ -z "$tps" ] || ! tail -n 40 "$log" | grep -q 'number of failed transactions: 0 '; then
+        echo "pgbench failed on $script (clients=$clients, $pfx); see $log" >&2
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
+    echo "$tps"
+}
+
+reset_offsets() {
+    psql -qAtX -d bench -c "SELECT bench_reset()" -c "VACUUM ANALYZE projection_offset, order_totals" >/dev/null
+    psql -qAtX -d bench -c "CHECKPOINT" >/dev/null
+}
+
+WAYS="a:single/a_client_tx.sql b:single/b_cte.sql c:single/c_plpgsql_execute.sql d:single/d_apply_with_offset.sql e:single/e_sql_projector.sql"
+BATCHES="batch:batch/$BATCH_SCRIPT.sql set:batch/set_based.sql"
+: >"$OUT/pgbench.log"
+points=$(( $(echo "$CLIENTS" | wc -w) * 2 * (5 + 2 * BATCH) * ROUNDS ))
+echo
+echo "== measuring $points points of $DURATION s"
+for round in $(seq 1 "$ROUNDS"); do
+    for mode in fresh redelivery; do
+        if [ "$mode" = fresh ]; then pfx=f-; range=1000000000000000; blocks=1000000000000
+        else pfx=r-; range=100000; blocks=100; fi
+        for c in $CLIENTS; do
+            todo=$WAYS
+            [ "$BATCH" = 1 ] && todo="$todo $BATCHES"
+            for item in $todo; do
+                way=${item%%:*} script=${item#*:}
+                reset_offsets
+                case $way in
+                    batch|set) tps=$(run_point "$script" "$c" "$pfx" blocks "$blocks"); per=1000 ;;
+                    *) tps=$(run_point "$script" "$c" "$pfx" range "$range"); per=1 ;;
+                esac
+                eps=$(awk -v t="$tps" -v p="$per" 'BEGIN {printf "%.0f", t * p}')
+                printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$c" "$way" "$eps" >>"$RAW"
+                printf '  round %s  %-10s  clients %-3s  %-5s  %10s events/s\n' "$round" "$mode" "$c" "$way" "$eps"
+            done
+        done
+    done
+done
+
+# Median over rounds: results.tsv has mode, clients, way, events/s.
+sort -t$'\t' -k2,2 -k3,3n -k4,4 -k5,5n "$RAW" | awk -F'\t' '
+    { key = $2 "\t" $3 "\t" $4; v[key, ++n[key]] = $5; if (!(key in seen)) { seen[key] = 1; order[++k] = key } }
+    END { for (i = 1; i <= k; i++) { key = order[i]; m = n[key];
+          med = (m % 2) ? v[key, (m + 1) / 2] : (v[key, m / 2] + v[key, m / 2 + 1]) / 2;
+          printf "%s\t%.0f\n", key, med } }' >"$OUT/results.tsv"
+
+# The table: events/s and ratios against (a) and (b), per mode and client count.
+table() {
+    awk -F'\t' -v clients="$CLIENTS" -v batch_label="$BATCH_LABEL" '
+    BEGIN {
+        nc = split(clients, cs, " ")
+        label["a"] = "(a) client tx, 4 round trips"; label["b"] = "(b) one-statement CTE"
+        label["c"] = "(c) PL/pgSQL + EXECUTE"; label["d"] = "(d) apply_with_offset"
+        label["e"] = "(e) SQL projector + offset_claim"; label["batch"] = batch_label
+        label["set"] = "set-based INSERT..SELECT + UPDATE (1000/call)"
+        nw = split("a b c d e batch set", ws, " ")
+        title["fresh"] = "fresh events"; title["redelivery"] = "re-deliveries"
+    }
+    function dashes(n,   s) { s = ""; while (n-- > 0) s = s "-"; return s }
+    { r[$1, $2, $3] = $4 }
+    END {
+        split("fresh redelivery", modes, " ")
+        for (mi = 1; mi <= 2; mi++) {
+            m = modes[mi]
+            printf "\n%s: events/s (x a = ratio to (a), x b = ratio to (b))\n\n", title[m]
+            printf "| %-46s |", "way"
+            for (i = 1; i <= nc; i++) printf " %-30s |", cs[i] (cs[i] == 1 ? " client" : " clients")
+            printf "\n|%s|", dashes(48)
+            for (i = 1; i <= nc; i++) printf "%s|", dashes(32)
+            printf "\n"
+            for (j = 1; j <= nw; j++) {
+                w = ws[j]
+                if (!((m, cs[1], w) in r)) continue
+                printf "| %-46s |", label[w]
+                for (i = 1; i <= nc; i++) {
+                    c = cs[i]; v = r[m, c, w]; a = r[m, c, "a"]; b = r[m, c, "b"]
+                    printf " %8d  x a %5.2f  x b %5.2f |", v, (a ? v / a : 0), (b ? v / b : 0)
+                }
+                printf "\n"
+            }
+        }
+    }' "$OUT/results.tsv"
+}
+
+# Targets: reported, not asserted.
+targets() {
+    awk -F'\t' -v clients="$CLIENTS" '
+    { r[$1, $2, $3] = $4 }
+    function check(name, m, num, den, want,   i, c, x, ok, s) {
+        s = ""; ok = 1
+        for (i = 1; i <= nc; i++) {
+            c = cs[i]
+            if (!((m, c, num) in r) || !((m, c, den) in r) || r[m, c, den] == 0) return
+            x = r[m, c, num] / r[m, c, den]
+            if (x < want) ok = 0
+            s = s sprintf(" %s:%.2f", c, x)
+        }
+        printf "  %-44s %-4s  (clients:ratio%s)\n", name " >= " want, ok ? "MET" : "NOT", s
+    }
+    END {
+        nc = split(clients, cs, " ")
+        print ""
+        print "targets (per client count; MET when every client count meets it)"
+        check("(d)/(a) fresh", "fresh", "d", "a", 1.5)
+        check("(d)/(a) re-deliveries", "redelivery", "d", "a", 1.5)
+        check("(d)/(c) fresh", "fresh", "d", "c", 1.5)
+        check("(d)/(c) re-deliveries", "redelivery", "d", "c", 1.5)
+        check("(d)/(b) fresh", "fresh", "d", "b", 0.9)
+        check("(d)/(b) re-deliveries", "redelivery", "d", "b", 1.0)
+        check("batch/(b) fresh", "fresh", "batch", "b", 5)
+        check("batch/(b) re-deliveries", "redelivery", "batch", "b", 5)
+    }' "$OUT/results.tsv"
+}
+
+{ table; targets; } | tee "$OUT/table.txt"
+
+# The plot: events/s against clients, one line per way, fresh and re-deliveries.
+for mode in fresh redelivery; do
+    awk -F'\t' -v m="$mode" -v clients="$CLIENTS" '
+        { r[$1, $2, $3] = $4 }
+        END { nc = split(clients, cs, " "); nw = split("a b c d e batch set", ws, " ")
+              for (i = 1; i <= nc; i++) { line = cs[i]
+                  for (j = 1; j <= nw; j++) line = line "\t" (((m, cs[i], ws[j]) in r) ? r[m, cs[i], ws[j]] : "NaN")
+                  print line } }' "$OUT/results.tsv" >"$OUT/plot-$mode.dat"
+done
+gnuplot -e "outdir='$OUT'; batchlabel='${BATCH_LABEL% (1000/call)}'; subtitle='$(nproc) CPUs, -T ${DURATION}s, median of $ROUNDS'" \
+    "$BENCH/plot.gp"
+echo
+echo "wrote $OUT/results.png, $OUT/table.txt, $OUT/results.tsv (raw pgbench output: $OUT/pgbench.log)"
