@@ -21,7 +21,7 @@ build_driver() {
 # prepare_db DB: (re)creates DB with the extension and the suite's schema;
 # prepare_schema DB EVENTS: (re)seeds the counters for EVENTS events.
 prepare_db() {
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" \
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" \
         && psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "CREATE EXTENSION projection_offset"
 }
 

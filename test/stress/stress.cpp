@@ -159,8 +159,8 @@ std::vector<Delivery> make_schedule(const Options& o) {
 
 struct Stats {
     std::mutex m;
-    std::map<std::string, long> errors;  // label -> count
-    std::map<std::string, bool> expected;
+    std::map<std::pair<std::string, bool>, long> errors;  // (label, expected) -> count
+    long notices = 0;                                     // server warnings, e.g. at shutdown
     std::vector<std::string> samples;    // first messages of unexpected errors
     long recorded = 0, redelivered = 0, retries = 0, in_doubt = 0, reconnects = 0, gave_up = 0;
     long by_api[3] = {0, 0, 0};
@@ -199,8 +199,7 @@ bool crash_state(const std::string& state) {
 
 void note_error(Shared& sh, const std::string& label, bool expected, const std::string& message) {
     std::lock_guard<std::mutex> lock(sh.stats.m);
-    sh.stats.errors[label]++;
-    sh.stats.expected[label] = expected;
+    sh.stats.errors[{label, expected}]++;
     if (!expected && sh.stats.samples.size() < 10) sh.stats.samples.push_back(label + ": " + message);
 }
 
@@ -230,6 +229,7 @@ class Client {
             sh_.wait_gate();
             if (conn_) PQfinish(conn_);
             conn_ = PQconnectdb("");
+            PQsetNoticeProcessor(conn_, &Client::on_notice, &sh_);
             if (PQstatus(conn_) == CONNECTION_OK && setup()) {
                 std::lock_guard<std::mutex> lock(sh_.stats.m);
                 sh_.stats.reconnects++;
@@ -294,7 +294,19 @@ class Client {
         }
     }
 
-    bool connection_ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+    // After a lost connection: connect afresh before the next attempt.
+    void drop() {
+        if (conn_) PQfinish(conn_);
+        conn_ = nullptr;
+    }
+
+    // "terminating connection due to immediate shutdown command" arrives as
+    // a WARNING before the connection closes: counted, not printed.
+    static void on_notice(void* arg, const char*) {
+        Shared* sh = static_cast<Shared*>(arg);
+        std::lock_guard<std::mutex> lock(sh->stats.m);
+        sh->stats.notices++;
+    }
 
   private:
     bool setup() {
@@ -492,8 +504,10 @@ void client_loop(Shared& sh, int id) {
                                                kHandlers[d.handler] + " acknowledged as recorded twice");
                 break;
             } catch (const Failure& f) {
-                client.rollback_if_open();
-                const bool lost = f.connection_lost || crash_state(f.state);
+                // libpq's own errors (no SQLSTATE) mean the connection broke.
+                const bool lost = f.connection_lost || f.state.empty() || crash_state(f.state);
+                if (lost) client.drop();
+                else client.rollback_if_open();
                 std::string label = f.state.empty() ? "connection lost" : f.state;
                 if (serialization_failure(f.state)) {
                     // "could not serialize access due to concurrent update", ...
@@ -571,10 +585,12 @@ int main(int argc, char** argv) {
                 s.in_doubt, s.reconnects);
     if (s.errors.empty()) std::printf("errors: none\n");
     for (auto& e : s.errors) {
-        bool exp = s.expected[e.first];
+        bool exp = e.first.second;
         if (!exp) unexpected += e.second;
-        std::printf("errors %s: %ld (%s)\n", e.first.c_str(), e.second, exp ? "expected, retried" : "UNEXPECTED");
+        std::printf("errors %s: %ld (%s)\n", e.first.first.c_str(), e.second,
+                    exp ? "expected, retried" : "UNEXPECTED");
     }
+    if (s.notices) std::printf("server warnings received: %ld\n", s.notices);
     for (auto& m : s.samples) std::printf("  %s\n", m.c_str());
     if (opt.crashes) std::printf("crashes: %d of %d done\n", sh.crashes_done, opt.crashes);
     print_invariant("final", end);

@@ -6,7 +6,7 @@
 # and mutations match one for one, and that no error other than the
 # expected ones occurred. It runs once per isolation level.
 #
-# Sizes: by default a short run (2,000 events under READ COMMITTED, 1,000
+# Sizes: by default a short run (4,000 events under READ COMMITTED, 2,000
 # under REPEATABLE READ and SERIALIZABLE; 8 clients, 5 deliveries each).
 # PO_FULL=1 runs the full size, 10,000 events at each level. PO_STRESS_EVENTS,
 # PO_STRESS_CLIENTS, PO_STRESS_DELIVERIES and PO_SEED override them.
@@ -25,7 +25,7 @@ DELIVERIES=${PO_STRESS_DELIVERIES:-5}
 if [ -n "${PO_FULL:-}" ] && [ "${PO_FULL}" != 0 ]; then
     EVENTS_RC=${PO_STRESS_EVENTS:-10000}; EVENTS_SNAPSHOT=${PO_STRESS_EVENTS:-10000}
 else
-    EVENTS_RC=${PO_STRESS_EVENTS:-2000}; EVENTS_SNAPSHOT=${PO_STRESS_EVENTS:-1000}
+    EVENTS_RC=${PO_STRESS_EVENTS:-4000}; EVENTS_SNAPSHOT=${PO_STRESS_EVENTS:-2000}
 fi
 
 if [ -z "${PGHOST:-}" ]; then
