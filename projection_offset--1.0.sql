@@ -41,7 +41,9 @@ BEGIN
                    AND c.relkind OPERATOR(pg_catalog.=) 'r'
                    AND i.indisprimary
                    AND ic.relname OPERATOR(pg_catalog.=) 'projection_offset_pkey'
-                   AND i.indkey::pg_catalog.int2[] OPERATOR(pg_catalog.=) '{1,2}'::pg_catalog.int2[])
+                   AND i.indnkeyatts OPERATOR(pg_catalog.=) 2
+                   AND i.indkey[0] OPERATOR(pg_catalog.=) 1
+                   AND i.indkey[1] OPERATOR(pg_catalog.=) 2)
         THEN
             RAISE EXCEPTION 'table %.projection_offset exists and does not have the shape of an offset table', '@extschema@'
                 USING ERRCODE = 'duplicate_table',

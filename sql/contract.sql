@@ -66,8 +66,8 @@ SELECT * FROM order_totals ORDER BY order_id;
 -- A payload-only projector, and a NULL payload (no hash is recorded).
 CREATE FUNCTION count_only(payload jsonb) RETURNS void
 LANGUAGE sql AS $$ UPDATE order_totals SET deliveries = deliveries + 1 WHERE order_id = 'o-3' $$;
-SELECT apply_with_offset('evt-4', 'counter', 'count_only(jsonb)');
-SELECT apply_with_offset('evt-4', 'counter', 'count_only(jsonb)');
+SELECT apply_with_offset('evt-4', 'counter', 'count_only(jsonb)'::regprocedure);
+SELECT apply_with_offset('evt-4', 'counter', 'count_only(jsonb)'::regprocedure);
 SELECT deliveries FROM order_totals WHERE order_id = 'o-3';
 SELECT "payloadHash" IS NULL AS no_hash FROM projection_offset WHERE "eventId" = 'evt-4';
 

@@ -13,10 +13,7 @@ namespace {
 
 Datum apply_with_offset(FunctionCallInfo fcinfo) {
     OffsetKey key = key_args(fcinfo, 0, 1);
-    if (PG_ARGISNULL(2)) {
-        raise(Problem{sqlstate::null_value_not_allowed, "projector must not be null", "", ""});
-    }
-    const Projector& projector = resolve_projector(PG_GETARG_OID(2));
+    const Projector& projector = projector_arg(fcinfo, 2);
     const bool payload_isnull = PG_ARGISNULL(3);
     if (payload_isnull && projector.strict) {
         raise(Problem{sqlstate::null_value_not_allowed,
@@ -33,7 +30,7 @@ Datum apply_with_offset(FunctionCallInfo fcinfo) {
     }
 
     SpiConnection spi(extension_namespace(fcinfo));
-    bool recorded = claim_pair(spi, key, hash);
+    bool recorded = claim_pair(spi, ClaimRequest{key, hash, std::nullopt});
     spi.finish();
     if (!recorded) return BoolGetDatum(false);
 

@@ -1,13 +1,23 @@
 // Recording one (event, handler) pair inside an open SPI connection.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+
 #include "args.hpp"
 #include "spi.hpp"
 
 namespace po::pg {
 
-// Returns true when this call recorded the pair, false for a re-delivery.
-// Raises PJ001 when both the stored and the given hash exist and differ.
-bool claim_pair(SpiConnection& spi, const OffsetKey& key, const TextArg& payload_hash);
+struct ClaimRequest {
+    OffsetKey key;
+    TextArg payload_hash;
+    std::optional<int64_t> position;  // checked against the handler's checkpoint
+};
+
+// Returns true when this call recorded the pair, false for a re-delivery
+// (or a position at or below the checkpoint). Raises PJ001 when both the
+// stored and the given hash exist and differ.
+bool claim_pair(SpiConnection& spi, const ClaimRequest& request);
 
 }  // namespace po::pg

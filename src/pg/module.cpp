@@ -1,13 +1,18 @@
-// Library load: cache invalidation hooks.
+// Library load: settings, shared-memory counters, cache invalidation hooks.
+#include "counters.hpp"
 #include "projector.hpp"
 #include "spi.hpp"
 
 extern "C" {
+#include "utils/guc.h"
+
 PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
 namespace {
+
+bool replaying = false;
 
 void on_proc_change(Datum, int, uint32) { po::pg::invalidate_projectors(); }
 void on_namespace_change(Datum, int, uint32) { po::pg::invalidate_plans(); }
@@ -15,6 +20,16 @@ void on_namespace_change(Datum, int, uint32) { po::pg::invalidate_plans(); }
 }  // namespace
 
 extern "C" void _PG_init(void) {
+    // Read by projectors and triggers, never by the extension itself: it
+    // tells them that the events they see are a rebuild or replay, so that
+    // side effects (NOTIFY, outbox rows) can stay quiet.
+    DefineCustomBoolVariable("projection_offset.replaying",
+                             "Marks the session as rebuilding or replaying projections.",
+                             "Projectors and triggers can read it to suppress side effects.",
+                             &replaying, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    po::pg::counters::install_hooks();
+    MarkGUCPrefixReserved("projection_offset");
+
     CacheRegisterSyscacheCallback(PROCOID, on_proc_change, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, on_namespace_change, 0);
 }

@@ -114,6 +114,13 @@ const Projector& resolve_projector(Oid oid) {
     return entry.projector;
 }
 
+const Projector& projector_arg(FunctionCallInfo fcinfo, int n) {
+    if (PG_ARGISNULL(n)) {
+        raise(Problem{sqlstate::null_value_not_allowed, "projector must not be null", "", ""});
+    }
+    return resolve_projector(PG_GETARG_OID(n));
+}
+
 void invalidate_projectors() {
     for (auto& item : cache) item.second.valid = false;
 }

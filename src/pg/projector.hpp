@@ -20,6 +20,9 @@ struct Projector {
 // is cached per backend until pg_proc changes.
 const Projector& resolve_projector(Oid oid);
 
+// The regprocedure argument n, which must not be NULL, resolved.
+const Projector& projector_arg(FunctionCallInfo fcinfo, int n);
+
 // Calls the projector; an error it raises gets a context line naming the
 // handler and the event.
 void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,

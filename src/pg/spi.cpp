@@ -10,26 +10,51 @@ namespace {
 struct StatementSpec {
     const char* sql;  // %1$s is the quoted extension schema
     int nargs;
-    std::array<Oid, 3> argtypes;
+    std::array<Oid, 4> argtypes;
     int expected;  // SPI_OK_* code
 };
 
-// Operators and functions are schema-qualified: the caller's search_path may
-// hold look-alikes, and plancache re-analyses under the current search_path.
+// Every operator and function is schema-qualified: the caller's search_path
+// may hold look-alikes, and plancache re-analyses a kept plan under the
+// search_path current at each execution. Keys are compared only through the
+// primary key ("eventId", "handlerName") or the handler name alone.
+#define PO_EQ " OPERATOR(pg_catalog.=) "
+#define PO_KEY_IS(alias, e, h) \
+    " " alias ".\"eventId\"" PO_EQ e " AND " alias ".\"handlerName\"" PO_EQ h " "
+
 const StatementSpec& spec(Statement statement) {
     static const std::array<StatementSpec, static_cast<size_t>(Statement::Count_)> specs{{
+        // ClaimOne
         {"INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
          " VALUES ($1, $2, $3)"
          " ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          " RETURNING true",
          3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT_RETURNING},
-        {"SELECT \"payloadHash\" FROM %1$s.projection_offset"
-         " WHERE \"eventId\" OPERATOR(pg_catalog.=) $1"
-         " AND \"handlerName\" OPERATOR(pg_catalog.=) $2",
+        // ClaimOneAt: a position at or below the handler's checkpoint is a
+        // duplicate and stores nothing.
+        {"WITH cp AS ("
+         "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
+         "  WHERE c.\"handlerName\"" PO_EQ "$2),"
+         " recorded AS ("
+         "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
+         "  SELECT $1, $2, $3"
+         "  WHERE NOT EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) $4)"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING \"eventId\", \"handlerName\"),"
+         " positioned AS ("
+         "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
+         "  SELECT recorded.\"eventId\", recorded.\"handlerName\", $4 FROM recorded"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO UPDATE SET \"position\" = EXCLUDED.\"position\")"
+         " SELECT EXISTS (SELECT FROM recorded),"
+         "  EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) $4)",
+         4, {TEXTOID, TEXTOID, TEXTOID, INT8OID}, SPI_OK_SELECT},
+        // StoredHash
+        {"SELECT o.\"payloadHash\" FROM %1$s.projection_offset o"
+         " WHERE" PO_KEY_IS("o", "$1", "$2"),
          2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
-        // Rows are inserted in a fixed (C collation) order so that two batches
-        // sharing ids wait on each other in the same order and cannot deadlock;
-        // the result keeps the order of first appearance in the array.
+        // ClaimMany: rows are inserted in a fixed (C collation) order so that
+        // two batches sharing ids wait on each other in the same order and
+        // cannot deadlock; the result keeps the order of first appearance.
         {"WITH input AS ("
          "  SELECT u.id, pg_catalog.min(u.ord) AS ord"
          "  FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, ord)"
@@ -40,12 +65,94 @@ const StatementSpec& spec(Statement statement) {
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING \"eventId\")"
          " SELECT recorded.\"eventId\" FROM recorded"
-         " JOIN input ON input.id OPERATOR(pg_catalog.=) recorded.\"eventId\""
+         " JOIN input ON input.id" PO_EQ "recorded.\"eventId\""
          " ORDER BY input.ord",
          2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
+        // ClaimBatch: the first occurrence of each id carries its hash and
+        // position; same lock order as ClaimMany.
+        {"WITH firsts AS ("
+         "  SELECT DISTINCT ON (u.id) u.id, u.hash, u.pos"
+         "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
+         "   WITH ORDINALITY AS u(id, hash, pos, ord)"
+         "  ORDER BY u.id, u.ord),"
+         " cp AS ("
+         "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
+         "  WHERE c.\"handlerName\"" PO_EQ "$4),"
+         " recorded AS ("
+         "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
+         "  SELECT firsts.id, $4, firsts.hash FROM firsts"
+         "  WHERE firsts.pos IS NULL"
+         "     OR NOT EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) firsts.pos)"
+         "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING \"eventId\"),"
+         " positioned AS ("
+         "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
+         "  SELECT recorded.\"eventId\", $4, firsts.pos"
+         "  FROM recorded JOIN firsts ON firsts.id" PO_EQ "recorded.\"eventId\""
+         "  WHERE firsts.pos IS NOT NULL"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO UPDATE SET \"position\" = EXCLUDED.\"position\")"
+         " SELECT recorded.\"eventId\" FROM recorded",
+         4, {TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTOID}, SPI_OK_SELECT},
+        // StoredHashes
+        {"SELECT o.\"eventId\", o.\"payloadHash\" FROM %1$s.projection_offset o"
+         " WHERE o.\"handlerName\"" PO_EQ "$2"
+         " AND o.\"eventId\"" PO_EQ "ANY ($1)",
+         2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
+        // Release
+        {"WITH gone AS ("
+         "  DELETE FROM %1$s.projection_offset o WHERE" PO_KEY_IS("o", "$1", "$2") "RETURNING 1),"
+         " unpositioned AS ("
+         "  DELETE FROM %1$s.projection_offset_position p WHERE" PO_KEY_IS("p", "$1", "$2") ")"
+         " SELECT pg_catalog.count(*) FROM gone",
+         2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
+        // Reset: the checkpoint goes too, or a rebuild would skip old events.
+        {"WITH gone AS ("
+         "  DELETE FROM %1$s.projection_offset o WHERE o.\"handlerName\"" PO_EQ "$1 RETURNING 1),"
+         " unpositioned AS ("
+         "  DELETE FROM %1$s.projection_offset_position p WHERE p.\"handlerName\"" PO_EQ "$1),"
+         " uncheckpointed AS ("
+         "  DELETE FROM %1$s.projection_offset_checkpoint c WHERE c.\"handlerName\"" PO_EQ "$1)"
+         " SELECT pg_catalog.count(*) FROM gone",
+         1, {TEXTOID}, SPI_OK_SELECT},
+        // Prune
+        {"WITH gone AS ("
+         "  DELETE FROM %1$s.projection_offset o"
+         "  WHERE o.\"handlerName\"" PO_EQ "$1 AND o.\"appliedAt\" OPERATOR(pg_catalog.<) $2"
+         "  RETURNING o.\"eventId\"),"
+         " unpositioned AS ("
+         "  DELETE FROM %1$s.projection_offset_position p USING gone"
+         "  WHERE" PO_KEY_IS("p", "gone.\"eventId\"", "$1") ")"
+         " SELECT pg_catalog.count(*) FROM gone",
+         2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT},
+        // PruneToCheckpoint
+        {"WITH cp AS ("
+         "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
+         "  WHERE c.\"handlerName\"" PO_EQ "$1),"
+         " unpositioned AS ("
+         "  DELETE FROM %1$s.projection_offset_position p USING cp"
+         "  WHERE p.\"handlerName\"" PO_EQ "$1"
+         "  AND p.\"position\" OPERATOR(pg_catalog.<=) cp.\"position\""
+         "  RETURNING p.\"eventId\"),"
+         " gone AS ("
+         "  DELETE FROM %1$s.projection_offset o USING unpositioned"
+         "  WHERE" PO_KEY_IS("o", "unpositioned.\"eventId\"", "$1") "RETURNING 1)"
+         " SELECT pg_catalog.count(*) FROM gone",
+         1, {TEXTOID}, SPI_OK_SELECT},
+        // Checkpoint: it only moves forward.
+        {"INSERT INTO %1$s.projection_offset_checkpoint AS c (\"handlerName\", \"position\")"
+         " VALUES ($1, $2)"
+         " ON CONFLICT (\"handlerName\") DO UPDATE"
+         " SET \"position\" = GREATEST(c.\"position\", EXCLUDED.\"position\"),"
+         "     \"updatedAt\" = CURRENT_TIMESTAMP"
+         " RETURNING c.\"position\"",
+         2, {TEXTOID, INT8OID}, SPI_OK_INSERT_RETURNING},
     }};
     return specs[static_cast<size_t>(statement)];
 }
+
+#undef PO_KEY_IS
+#undef PO_EQ
 
 struct PlanCache {
     Oid nsp = InvalidOid;
@@ -122,6 +229,22 @@ uint64_t SpiConnection::execute(Statement statement, const Datum* values, const 
         int rc = SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, limit);
         if (rc != expected) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
         return static_cast<uint64_t>(SPI_processed);
+    });
+}
+
+int64_t SpiConnection::first_int64() {
+    return pg_call([]() noexcept {
+        bool isnull = false;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        return isnull ? int64{0} : DatumGetInt64(d);
+    });
+}
+
+bool SpiConnection::first_bool(int column) {
+    return pg_call([&]() noexcept {
+        bool isnull = false;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
+        return !isnull && DatumGetBool(d);
     });
 }
 

@@ -9,10 +9,18 @@
 namespace po::pg {
 
 enum class Statement {
-    ClaimOne,    // INSERT one pair ... ON CONFLICT DO NOTHING RETURNING
-    StoredHash,  // the recorded payloadHash of one pair, by primary key
-    ClaimMany,   // set-based INSERT of an id array, returning the ids recorded
-    Count_       // not a statement
+    ClaimOne,           // INSERT one pair ... ON CONFLICT DO NOTHING RETURNING
+    ClaimOneAt,         // the same, for a claim that carries a position
+    StoredHash,         // the recorded payloadHash of one pair, by primary key
+    ClaimMany,          // set-based INSERT of an id array, returning the ids recorded
+    ClaimBatch,         // set-based INSERT of ids, hashes and positions
+    StoredHashes,       // the recorded payloadHash of many ids of one handler
+    Release,            // forget one pair
+    Reset,              // forget a handler: offsets, positions, checkpoint
+    Prune,              // forget a handler's offsets older than a time
+    PruneToCheckpoint,  // forget a handler's offsets at or below its checkpoint
+    Checkpoint,         // raise a handler's checkpoint
+    Count_              // not a statement
 };
 
 // The schema the extension was installed in: that of the called function.
@@ -30,6 +38,10 @@ public:
     // Runs a statement; returns the rows it produced (SPI_processed).
     uint64_t execute(Statement statement, const Datum* values, const char* nulls, long limit = 0);
     void finish();
+
+    // The first column of the first row of the last result, as int64 or bool.
+    int64_t first_int64();
+    bool first_bool(int column = 1);
 
 private:
     Oid nsp_;

@@ -1,0 +1,91 @@
+-- apply_with_offset(handler_name, projector, events): the batch form.
+CREATE TABLE batch_seen (event_id text, amount int, seq serial);
+CREATE FUNCTION batch_projector(event_id text, payload jsonb) RETURNS void
+LANGUAGE sql AS $$ INSERT INTO batch_seen (event_id, amount) VALUES (event_id, (payload->>'amount')::int) $$;
+
+-- Applies each new event once, in array order, skipping repeats inside the
+-- batch; returns how many it applied.
+SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)',
+    '[{"event_id": "b-2", "payload": {"amount": 2}},
+      {"event_id": "b-1", "payload": {"amount": 1}},
+      {"event_id": "b-2", "payload": {"amount": 2}},
+      {"event_id": "b-3", "payload": {"amount": 3}}]'::jsonb);
+SELECT event_id, amount FROM batch_seen ORDER BY seq;
+
+-- Re-delivering an overlapping batch applies only what is new.
+SELECT apply_with_offset(handler_name => 'batch', projector => 'batch_projector(text,jsonb)',
+    events => '[{"event_id": "b-3", "payload": {"amount": 3}}, {"event_id": "b-4", "payload": {"amount": 4}}]');
+SELECT event_id, amount FROM batch_seen ORDER BY seq;
+SELECT count(*) FROM projection_offset WHERE "handlerName" = 'batch';
+
+-- The hashes are those of the single form.
+SELECT "payloadHash" = encode(sha256(convert_to('{"amount": 4}'::jsonb::text, 'UTF8')), 'hex') AS same_hash
+FROM projection_offset WHERE "handlerName" = 'batch' AND "eventId" = 'b-4';
+SELECT apply_with_offset('b-4', 'batch', 'batch_projector(text,jsonb)', '{"amount": 4}');
+
+-- All or nothing: a projector error in the middle undoes the whole batch,
+-- and names the failing event.
+CREATE FUNCTION fails_on_b7(event_id text, payload jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO batch_seen (event_id, amount) VALUES (event_id, 0);
+    IF event_id = 'b-7' THEN
+        RAISE EXCEPTION 'cannot project %', event_id USING ERRCODE = 'data_exception';
+    END IF;
+END
+$$;
+SELECT apply_with_offset('batch-fail', 'fails_on_b7(text,jsonb)',
+    '[{"event_id": "b-6"}, {"event_id": "b-7"}, {"event_id": "b-8"}]'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS rows_left FROM batch_seen WHERE event_id IN ('b-6', 'b-7', 'b-8');
+SELECT count(*) AS offsets_left FROM projection_offset WHERE "handlerName" = 'batch-fail';
+
+-- A divergent payload anywhere in the batch, against the table or an
+-- earlier element, rejects the whole batch and names the element.
+SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)',
+    '[{"event_id": "b-5", "payload": {"amount": 5}}, {"event_id": "b-1", "payload": {"amount": 100}}]'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)',
+    '[{"event_id": "b-5", "payload": {"amount": 5}}, {"event_id": "b-5", "payload": {"amount": 6}}]'::jsonb);
+SELECT count(*) AS b5_offsets FROM projection_offset WHERE "eventId" = 'b-5';
+
+-- Events without a payload reach the projector with a NULL payload.
+CREATE FUNCTION payload_is_null(event_id text, payload jsonb) RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE '% payload is null: %', event_id, payload IS NULL; END $$;
+SELECT apply_with_offset('batch-null', 'payload_is_null(text,jsonb)',
+    '[{"event_id": "n-1"}, {"event_id": "n-2", "payload": null}]'::jsonb);
+
+-- An empty array applies nothing.
+SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)', '[]'::jsonb);
+
+-- It is set-based and needs no subtransaction per event: 5000 events in
+-- one call, 2500 of them new on the second call.
+CREATE TABLE batch_count (n int);
+INSERT INTO batch_count VALUES (0);
+CREATE FUNCTION count_one(payload jsonb) RETURNS void
+LANGUAGE sql AS $$ UPDATE batch_count SET n = n + 1 $$;
+SELECT apply_with_offset('batch-big', 'count_one(jsonb)',
+    (SELECT jsonb_agg(jsonb_build_object('event_id', 'big-' || g, 'payload', g)) FROM generate_series(1, 5000) g));
+SELECT apply_with_offset('batch-big', 'count_one(jsonb)',
+    (SELECT jsonb_agg(jsonb_build_object('event_id', 'big-' || g, 'payload', g)) FROM generate_series(2501, 7500) g));
+SELECT n FROM batch_count;
+
+-- Bad input: clear errors, nothing recorded.
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', NULL::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '{"event_id": "x"}'::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '"x"'::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x"}, 7]'::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"payload": {}}]'::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": null}]'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": 12}]'::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": ""}]'::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)',
+    jsonb_build_array(jsonb_build_object('event_id', repeat('x', 1025))));
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x", "position": "7"}]'::jsonb);
+SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x", "position": 7.5}]'::jsonb);
+SELECT apply_with_offset(NULL, 'batch_projector(text,jsonb)', '[]'::jsonb);
+SELECT apply_with_offset('batch-bad', NULL::regprocedure, '[]'::jsonb);
+CREATE FUNCTION strict_batch(payload jsonb) RETURNS void LANGUAGE sql STRICT AS $$ SELECT $$;
+SELECT apply_with_offset('batch-bad', 'strict_batch(jsonb)', '[{"event_id": "x", "payload": 1}, {"event_id": "y"}]'::jsonb);
+SELECT count(*) AS recorded FROM projection_offset WHERE "handlerName" = 'batch-bad';

@@ -1,0 +1,86 @@
+// SQL entry points that forget offsets or move a handler's checkpoint:
+// offset_release, offset_reset, offset_prune (two forms), offset_checkpoint.
+#include "args.hpp"
+#include "spi.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(po_offset_release);
+PG_FUNCTION_INFO_V1(po_offset_reset);
+PG_FUNCTION_INFO_V1(po_offset_prune);
+PG_FUNCTION_INFO_V1(po_offset_prune_to_checkpoint);
+PG_FUNCTION_INFO_V1(po_offset_checkpoint);
+}
+
+namespace po::pg {
+
+namespace {
+
+TextArg handler_arg(FunctionCallInfo fcinfo, int n) {
+    TextArg handler = text_arg(fcinfo, n);
+    check(check_handler_name(handler.view));
+    return handler;
+}
+
+void require_arg(FunctionCallInfo fcinfo, int n, const char* name) {
+    if (PG_ARGISNULL(n)) {
+        raise(Problem{sqlstate::null_value_not_allowed, std::string(name) + " must not be null", "", ""});
+    }
+}
+
+int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values) {
+    SpiConnection spi(extension_namespace(fcinfo));
+    spi.execute(statement, values, nullptr, 0);
+    int64_t count = spi.first_int64();
+    spi.finish();
+    return count;
+}
+
+Datum offset_release(FunctionCallInfo fcinfo) {
+    OffsetKey key = key_args(fcinfo, 0, 1);
+    Datum values[2] = {key.event_id.datum, key.handler_name.datum};
+    return BoolGetDatum(run_count(fcinfo, Statement::Release, values) > 0);
+}
+
+Datum offset_reset(FunctionCallInfo fcinfo) {
+    Datum values[1] = {handler_arg(fcinfo, 0).datum};
+    return Int64GetDatum(run_count(fcinfo, Statement::Reset, values));
+}
+
+Datum offset_prune(FunctionCallInfo fcinfo) {
+    TextArg handler = handler_arg(fcinfo, 0);
+    require_arg(fcinfo, 1, "older_than");
+    Datum values[2] = {handler.datum, PG_GETARG_DATUM(1)};
+    return Int64GetDatum(run_count(fcinfo, Statement::Prune, values));
+}
+
+Datum offset_prune_to_checkpoint(FunctionCallInfo fcinfo) {
+    Datum values[1] = {handler_arg(fcinfo, 0).datum};
+    return Int64GetDatum(run_count(fcinfo, Statement::PruneToCheckpoint, values));
+}
+
+Datum offset_checkpoint(FunctionCallInfo fcinfo) {
+    TextArg handler = handler_arg(fcinfo, 0);
+    require_arg(fcinfo, 1, "position");
+    Datum values[2] = {handler.datum, PG_GETARG_DATUM(1)};
+    return Int64GetDatum(run_count(fcinfo, Statement::Checkpoint, values));
+}
+
+}  // namespace
+
+}  // namespace po::pg
+
+extern "C" Datum po_offset_release(PG_FUNCTION_ARGS) {
+    return po::pg::entry_point([&] { return po::pg::offset_release(fcinfo); });
+}
+extern "C" Datum po_offset_reset(PG_FUNCTION_ARGS) {
+    return po::pg::entry_point([&] { return po::pg::offset_reset(fcinfo); });
+}
+extern "C" Datum po_offset_prune(PG_FUNCTION_ARGS) {
+    return po::pg::entry_point([&] { return po::pg::offset_prune(fcinfo); });
+}
+extern "C" Datum po_offset_prune_to_checkpoint(PG_FUNCTION_ARGS) {
+    return po::pg::entry_point([&] { return po::pg::offset_prune_to_checkpoint(fcinfo); });
+}
+extern "C" Datum po_offset_checkpoint(PG_FUNCTION_ARGS) {
+    return po::pg::entry_point([&] { return po::pg::offset_checkpoint(fcinfo); });
+}
