@@ -1,0 +1,25 @@
+export {
+  PgProjectionOffsetStore,
+  type ProjectionOffsetStore,
+  type ApplyResult,
+  type ClaimOptions,
+  type Database,
+  type PgStoreOptions,
+  type Queryable,
+  type ServerEvent,
+} from "./store";
+export {
+  ProjectionOffsetError,
+  PayloadDivergenceError,
+  InvalidOffsetInputError,
+  InvalidProjectorError,
+  OffsetPermissionError,
+  DuplicateOffsetError,
+  OffsetConflictError,
+  ExtensionNotInstalledError,
+  TransactionRolledBackError,
+  mapError,
+  type InvalidInputReason,
+  type Operation,
+  type PgErrorFields,
+} from "./errors";
