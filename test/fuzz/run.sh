@@ -6,6 +6,9 @@
 # build-fuzz/artifacts/ and can be replayed with
 #   build-fuzz/<target> build-fuzz/artifacts/<target>-crash-...
 #
+# The committed seeds in test/fuzz/corpus/<target> (minimized with
+# -merge=1) start every run; new inputs go to build-fuzz/corpus/<target>.
+#
 # Usage: bash test/fuzz/run.sh [TOTAL_SECONDS]     (default 300)
 # Environment: PO_FUZZ_BUILD  build directory (default <repo>/build-fuzz)
 #              PO_FUZZ_TARGETS  space-separated subset of targets to run
