@@ -26,7 +26,7 @@ fi
 OUT=$(mktemp -d /tmp/po_isolation.XXXXXX)
 chmod 755 "$OUT"
 
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
     && psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CREATE EXTENSION projection_offset" \
     || die "could not create database $DB"
 
