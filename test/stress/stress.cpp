@@ -22,6 +22,12 @@
 // retry what was in flight. A delivery whose outcome the crash made unknown
 // is simply delivered again: that is the contract under test.
 //
+// A libpq program rather than pgbench: pgbench clients draw their values
+// independently, so it cannot deliver each event exactly D times from one
+// shared schedule; it gives up on a client whose connection is lost, so it
+// cannot carry a load through a crash; and it cannot tell, per pair, which
+// answers were acknowledged, which is what the durability check needs.
+//
 // Exit status 0 only when, at the end, every pair was applied exactly once,
 // offsets = mutations, no pair was acknowledged as applied twice, and every
 // error was one the run expects (40001 under REPEATABLE READ / SERIALIZABLE;
@@ -508,7 +514,7 @@ void client_loop(Shared& sh, int id) {
                 const bool lost = f.connection_lost || f.state.empty() || crash_state(f.state);
                 if (lost) client.drop();
                 else client.rollback_if_open();
-                std::string label = f.state.empty() ? "connection lost" : f.state;
+                std::string label = f.state.empty() ? "connection lost (no SQLSTATE)" : f.state;
                 if (serialization_failure(f.state)) {
                     // "could not serialize access due to concurrent update", ...
                     size_t due = f.message.find("due to ");
