@@ -190,7 +190,8 @@ FROM (SELECT * FROM projection_offset EXCEPT SELECT * FROM hostile_before) added
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
 FROM pg_attribute a WHERE a.attrelid = 'projection_offset'::regclass AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum;
-SELECT indexrelid::regclass, indisprimary FROM pg_index WHERE indrelid = 'projection_offset'::regclass ORDER BY 1::text;
+SELECT indexrelid::regclass, indisprimary FROM pg_index WHERE indrelid = 'projection_offset'::regclass
+ORDER BY indexrelid::regclass::text;
 
 DELETE FROM projection_offset p
 WHERE NOT EXISTS (SELECT FROM hostile_before b WHERE (b."eventId", b."handlerName") = (p."eventId", p."handlerName"))
