@@ -10,7 +10,8 @@ namespace po::pg {
 namespace {
 
 // A pair released concurrently between the INSERT and the read of its hash
-// is claimed again; a few rounds settle any realistic race.
+// is claimed again; a few rounds settle any realistic race, and past them
+// the caller is told to retry rather than told "already applied".
 constexpr int kClaimAttempts = 3;
 
 struct StoredHash {
@@ -73,7 +74,10 @@ bool classify(SpiConnection& spi, const ClaimRequest& request) {
         }
         return false;
     }
-    return false;
+    raise(Problem{"40001",
+                  "offset of event \"" + excerpt(*key.event_id.view) + "\" for handler \"" +
+                      excerpt(*key.handler_name.view) + "\" kept being released while it was claimed",
+                  "", "Retry the transaction."});
 }
 
 }  // namespace
