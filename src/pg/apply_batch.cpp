@@ -12,8 +12,6 @@
 
 extern "C" {
 #include "utils/numeric.h"
-
-PG_FUNCTION_INFO_V1(po_apply_batch);
 }
 
 namespace po::pg {
@@ -221,6 +219,4 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
 
 }  // namespace po::pg
 
-extern "C" Datum po_apply_batch(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::apply_batch(fcinfo); });
-}
+PO_SQL_FUNCTION(po_apply_batch, po::pg::apply_batch)

@@ -3,10 +3,6 @@
 #include "payload_hash.hpp"
 #include "projector.hpp"
 
-extern "C" {
-PG_FUNCTION_INFO_V1(po_apply_with_offset);
-}
-
 namespace po::pg {
 
 namespace {
@@ -42,6 +38,4 @@ Datum apply_with_offset(FunctionCallInfo fcinfo) {
 
 }  // namespace po::pg
 
-extern "C" Datum po_apply_with_offset(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::apply_with_offset(fcinfo); });
-}
+PO_SQL_FUNCTION(po_apply_with_offset, po::pg::apply_with_offset)

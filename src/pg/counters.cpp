@@ -10,8 +10,6 @@ extern "C" {
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
-PG_FUNCTION_INFO_V1(po_counters);
-PG_FUNCTION_INFO_V1(po_counters_reset);
 }
 
 namespace po::pg::counters {
@@ -179,10 +177,6 @@ void add(std::string_view handler_name, const Delta& delta) {
 
 }  // namespace po::pg::counters
 
-extern "C" Datum po_counters(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::counters::read_counters(fcinfo); });
-}
+PO_SQL_FUNCTION(po_counters, po::pg::counters::read_counters)
 
-extern "C" Datum po_counters_reset(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::counters::reset_counters(fcinfo); });
-}
+PO_SQL_FUNCTION(po_counters_reset, po::pg::counters::reset_counters)

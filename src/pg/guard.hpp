@@ -110,3 +110,13 @@ Datum entry_point(Body&& body) {
 }
 
 }  // namespace po::pg
+
+// Declares the SQL-callable C function `symbol` whose body is impl(fcinfo),
+// run behind entry_point.
+#define PO_SQL_FUNCTION(symbol, impl)                                          \
+    extern "C" {                                                               \
+    PG_FUNCTION_INFO_V1(symbol);                                               \
+    }                                                                          \
+    extern "C" Datum symbol(PG_FUNCTION_ARGS) {                                \
+        return po::pg::entry_point([&] { return impl(fcinfo); });             \
+    }

@@ -4,12 +4,6 @@
 #include "claim.hpp"
 #include "counters.hpp"
 
-extern "C" {
-PG_FUNCTION_INFO_V1(po_offset_claim);
-PG_FUNCTION_INFO_V1(po_offset_claim_many);
-PG_FUNCTION_INFO_V1(po_offset_claim_at);
-}
-
 namespace po::pg {
 
 namespace {
@@ -103,14 +97,8 @@ Datum offset_claim_many(FunctionCallInfo fcinfo) {
 
 }  // namespace po::pg
 
-extern "C" Datum po_offset_claim(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_claim(fcinfo); });
-}
+PO_SQL_FUNCTION(po_offset_claim, po::pg::offset_claim)
 
-extern "C" Datum po_offset_claim_at(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_claim_at(fcinfo); });
-}
+PO_SQL_FUNCTION(po_offset_claim_at, po::pg::offset_claim_at)
 
-extern "C" Datum po_offset_claim_many(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_claim_many(fcinfo); });
-}
+PO_SQL_FUNCTION(po_offset_claim_many, po::pg::offset_claim_many)

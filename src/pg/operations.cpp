@@ -3,14 +3,6 @@
 #include "args.hpp"
 #include "spi.hpp"
 
-extern "C" {
-PG_FUNCTION_INFO_V1(po_offset_release);
-PG_FUNCTION_INFO_V1(po_offset_reset);
-PG_FUNCTION_INFO_V1(po_offset_prune);
-PG_FUNCTION_INFO_V1(po_offset_prune_to_checkpoint);
-PG_FUNCTION_INFO_V1(po_offset_checkpoint);
-}
-
 namespace po::pg {
 
 namespace {
@@ -69,18 +61,8 @@ Datum offset_checkpoint(FunctionCallInfo fcinfo) {
 
 }  // namespace po::pg
 
-extern "C" Datum po_offset_release(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_release(fcinfo); });
-}
-extern "C" Datum po_offset_reset(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_reset(fcinfo); });
-}
-extern "C" Datum po_offset_prune(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_prune(fcinfo); });
-}
-extern "C" Datum po_offset_prune_to_checkpoint(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_prune_to_checkpoint(fcinfo); });
-}
-extern "C" Datum po_offset_checkpoint(PG_FUNCTION_ARGS) {
-    return po::pg::entry_point([&] { return po::pg::offset_checkpoint(fcinfo); });
-}
+PO_SQL_FUNCTION(po_offset_release, po::pg::offset_release)
+PO_SQL_FUNCTION(po_offset_reset, po::pg::offset_reset)
+PO_SQL_FUNCTION(po_offset_prune, po::pg::offset_prune)
+PO_SQL_FUNCTION(po_offset_prune_to_checkpoint, po::pg::offset_prune_to_checkpoint)
+PO_SQL_FUNCTION(po_offset_checkpoint, po::pg::offset_checkpoint)
