@@ -17,7 +17,8 @@ namespace po::pg::counters {
 namespace {
 
 // Zero-padded handler name; the empty key collects handlers that arrive
-// once the table is full.
+// once the table is full. Entries are never removed (a reset zeroes them),
+// so a backend may keep a pointer to the entry it used last.
 struct Key {
     char name[kMaxHandlerNameBytes + 1];
 };
@@ -40,6 +41,11 @@ HTAB* table = nullptr;
 shmem_request_hook_type prev_request_hook = nullptr;
 shmem_startup_hook_type prev_startup_hook = nullptr;
 bool preloaded = false;
+
+// The entry this backend counted into last: handlers are usually called in
+// runs, and this skips the hash lookup and its lock.
+std::string last_name;
+Entry* last_entry = nullptr;
 
 void request_shmem() {
     if (prev_request_hook) prev_request_hook();
@@ -103,6 +109,13 @@ void require_available() {
     }
 }
 
+// Reset entries stay in the table with zero counts; they are not shown.
+bool counted(const Entry* entry) {
+    return pg_atomic_read_u64(const_cast<pg_atomic_uint64*>(&entry->claims)) != 0 ||
+           pg_atomic_read_u64(const_cast<pg_atomic_uint64*>(&entry->duplicates)) != 0 ||
+           pg_atomic_read_u64(const_cast<pg_atomic_uint64*>(&entry->divergences)) != 0;
+}
+
 Datum read_counters(FunctionCallInfo fcinfo) {
     require_available();
     pg_call([&]() noexcept {
@@ -112,6 +125,7 @@ Datum read_counters(FunctionCallInfo fcinfo) {
         HASH_SEQ_STATUS scan;
         hash_seq_init(&scan, table);
         while (auto* entry = static_cast<Entry*>(hash_seq_search(&scan))) {
+            if (!counted(entry)) continue;
             Datum values[5];
             bool nulls[5] = {false, false, false, false, false};
             if (entry->key.name[0] == '\0')
@@ -135,8 +149,11 @@ Datum reset_counters(FunctionCallInfo) {
         LWLockAcquire(header->lock, LW_EXCLUSIVE);
         HASH_SEQ_STATUS scan;
         hash_seq_init(&scan, table);
-        while (auto* entry = static_cast<Entry*>(hash_seq_search(&scan)))
-            hash_search(table, &entry->key, HASH_REMOVE, nullptr);
+        while (auto* entry = static_cast<Entry*>(hash_seq_search(&scan))) {
+            pg_atomic_write_u64(&entry->claims, 0);
+            pg_atomic_write_u64(&entry->duplicates, 0);
+            pg_atomic_write_u64(&entry->divergences, 0);
+        }
         header->reset_at = GetCurrentTimestamp();
         LWLockRelease(header->lock);
     });
@@ -163,10 +180,15 @@ bool available() { return preloaded && header != nullptr && table != nullptr; }
 
 void add(std::string_view handler_name, const Delta& delta) {
     if (!available() || (delta.claims | delta.duplicates | delta.divergences) == 0) return;
-    const Key key = make_key(handler_name);
+    if (!last_entry || last_name != handler_name) {
+        const Key key = make_key(handler_name);
+        Entry* found = pg_call([&]() noexcept { return find_or_create(key); });
+        if (!found) return;
+        last_entry = found;
+        last_name.assign(handler_name);
+    }
+    Entry* entry = last_entry;
     pg_call([&]() noexcept {
-        Entry* entry = find_or_create(key);
-        if (!entry) return;
         if (delta.claims) pg_atomic_fetch_add_u64(&entry->claims, static_cast<int64>(delta.claims));
         if (delta.duplicates)
             pg_atomic_fetch_add_u64(&entry->duplicates, static_cast<int64>(delta.duplicates));

@@ -16,6 +16,7 @@ bool replaying = false;
 
 void on_proc_change(Datum, int, uint32) { po::pg::invalidate_projectors(); }
 void on_namespace_change(Datum, int, uint32) { po::pg::invalidate_plans(); }
+void on_role_change(Datum, int, uint32) { po::pg::invalidate_projector_privileges(); }
 
 }  // namespace
 
@@ -32,4 +33,6 @@ extern "C" void _PG_init(void) {
 
     CacheRegisterSyscacheCallback(PROCOID, on_proc_change, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, on_namespace_change, 0);
+    CacheRegisterSyscacheCallback(AUTHOID, on_role_change, 0);
+    CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, on_role_change, 0);
 }

@@ -11,6 +11,10 @@ namespace {
 struct CacheEntry {
     Projector projector;
     bool valid = false;
+    // The role whose EXECUTE privilege was last confirmed. GRANT and REVOKE
+    // change pg_proc and role changes pg_authid or pg_auth_members, whose
+    // invalidation callbacks clear it.
+    Oid execute_checked_for = InvalidOid;
 };
 
 std::unordered_map<Oid, CacheEntry> cache;
@@ -81,14 +85,19 @@ void describe(Oid oid, Projector& out) {
     pg_call([&]() noexcept { fmgr_info_cxt(oid, flinfo, cache_cxt); });
 }
 
-void check_execute_privilege(const Projector& projector) {
-    Oid oid = projector.oid;
-    const char* name = projector.name.c_str();
+void check_execute_privilege(CacheEntry& entry) {
+    const Oid oid = entry.projector.oid;
+    const char* name = entry.projector.name.c_str();
+    const Oid user = pg_call([]() noexcept { return GetUserId(); });
+    const bool known = entry.execute_checked_for == user;
     pg_call([&]() noexcept {
-        AclResult acl = pg_proc_aclcheck(oid, GetUserId(), ACL_EXECUTE);
-        if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_FUNCTION, name);
+        if (!known) {
+            AclResult acl = pg_proc_aclcheck(oid, user, ACL_EXECUTE);
+            if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_FUNCTION, name);
+        }
         InvokeFunctionExecuteHook(oid);
     });
+    entry.execute_checked_for = user;
 }
 
 struct ErrorContextArgs {
@@ -107,10 +116,11 @@ void projector_error_context(void* arg) {
 const Projector& resolve_projector(Oid oid) {
     CacheEntry& entry = cache[oid];
     if (!entry.valid) {
+        entry.execute_checked_for = InvalidOid;
         describe(oid, entry.projector);
         entry.valid = true;
     }
-    check_execute_privilege(entry.projector);
+    check_execute_privilege(entry);
     return entry.projector;
 }
 
@@ -123,6 +133,10 @@ const Projector& projector_arg(FunctionCallInfo fcinfo, int n) {
 
 void invalidate_projectors() {
     for (auto& item : cache) item.second.valid = false;
+}
+
+void invalidate_projector_privileges() {
+    for (auto& item : cache) item.second.execute_checked_for = InvalidOid;
 }
 
 void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,

@@ -31,4 +31,7 @@ void call_projector(const Projector& projector, const OffsetKey& key, Datum payl
 // Called from the pg_proc syscache callback.
 void invalidate_projectors();
 
+// Called from the pg_authid and pg_auth_members syscache callbacks.
+void invalidate_projector_privileges();
+
 }  // namespace po::pg
