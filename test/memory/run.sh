@@ -6,6 +6,11 @@
 #   do          a PL/pgSQL DO loop of N calls
 #   statements  N separate statements (each its own transaction) in one
 #               psql session, generated with \gexec
+# and, on request only (PO_MEM_MODES=churn), as it fails today:
+#   churn       a DO loop of N calls to a SQL-language projector, with a
+#               change to pg_proc (CREATE OR REPLACE FUNCTION of an unrelated
+#               function) every 100 calls, as any function DDL or GRANT in
+#               the database causes in every backend
 # Each event is delivered twice in a row: half the calls record a pair,
 # half are re-deliveries whose payload hash is compared with the stored one.
 #
@@ -78,6 +83,23 @@ for mode in $MODES; do
                 echo "FROM generate_series($first, $((first + 9999))) g \\gexec"
             done
         } | psql_db -o /dev/null
+        ;;
+    churn)
+        psql_db -c "SELECT po_mem_sample('churn', 0)" -c "
+            DO \$\$
+            BEGIN
+                FOR g IN 1..$CALLS LOOP
+                    IF g % 100 = 0 THEN
+                        EXECUTE format('CREATE OR REPLACE FUNCTION po_mem_churn() RETURNS int LANGUAGE sql AS %L',
+                                       'SELECT ' || g);
+                    END IF;
+                    PERFORM po_mem_apply_sql('churn', g);
+                    IF g % $STEP = 0 THEN
+                        PERFORM po_mem_sample('churn', g);
+                    END IF;
+                END LOOP;
+            END
+            \$\$" >/dev/null
         ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
     esac

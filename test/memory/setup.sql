@@ -12,6 +12,10 @@ BEGIN
 END
 $$;
 
+-- The same in SQL, for the churn mode.
+CREATE FUNCTION po_mem_sql_projector(event_id text, payload jsonb) RETURNS void
+LANGUAGE sql AS $$ SELECT (payload->>'n')::bigint $$;
+
 CREATE TABLE po_mem_samples (
     mode text NOT NULL,
     calls bigint NOT NULL,
@@ -42,5 +46,12 @@ CREATE FUNCTION po_mem_apply(mode text, g bigint) RETURNS boolean
 LANGUAGE sql AS $$
     SELECT apply_with_offset(mode || '-' || ((g + 1) / 2), 'memory-' || mode,
                              'po_mem_projector(text,jsonb)',
+                             jsonb_build_object('n', (g + 1) / 2, 'mode', mode))
+$$;
+
+CREATE FUNCTION po_mem_apply_sql(mode text, g bigint) RETURNS boolean
+LANGUAGE sql AS $$
+    SELECT apply_with_offset(mode || '-' || ((g + 1) / 2), 'memory-' || mode,
+                             'po_mem_sql_projector(text,jsonb)',
                              jsonb_build_object('n', (g + 1) / 2, 'mode', mode))
 $$;
