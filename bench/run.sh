@@ -4,12 +4,13 @@
 # ratios and draws bench/out/results.png.
 #
 #   sudo bash bench/run.sh                 # default run, about 5 minutes
-#   sudo bash bench/run.sh --long          # 30 s per point, 3 rounds
+#   sudo bash bench/run.sh --long          # 20 s per point, 3 rounds (about 30 minutes)
 #   sudo bash bench/run.sh --duration 10 --rounds 2 --clients "1 4"
 #
 # Options:
-#   --duration S    seconds per measured point (pgbench -T), default 4
-#   --rounds R      repeat every point R times and keep the median, default 1
+#   --duration S    seconds per measured point (pgbench -T), default 2
+#   --rounds R      measure every point R times, in interleaved rounds, and
+#                   keep the median (the mean of the middle two for even R), default 2
 #   --clients LIST  client counts, default "1 2 4 8"
 #   --long          --duration 30 --rounds 3
 #   --no-batch      skip the batch forms
@@ -35,8 +36,8 @@ BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../scripts/common.sh
 source "$BENCH/../scripts/common.sh"
 
-DURATION=4
-ROUNDS=1
+DURATION=2
+ROUNDS=2
 CLIENTS="1 2 4 8"
 BATCH=1
 SYNC=0
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --clients) CLIENTS=$2; shift 2 ;;
-        --long) DURATION=30; ROUNDS=3; shift ;;
+        --long) DURATION=20; ROUNDS=3; shift ;;
         --no-batch) BATCH=0; shift ;;
         --sync) SYNC=1; shift ;;
         --no-build) BUILD=0; shift ;;
@@ -123,9 +124,10 @@ run_point() {
     echo "$tps"
 }
 
+# Fresh points start from the same table: the recorded re-delivery set only.
+# Re-delivery points write no offsets and start from where they are.
 reset_offsets() {
     psql -qAtX -d bench -c "SELECT bench_reset()" -c "VACUUM ANALYZE projection_offset, order_totals" >/dev/null
-    psql -qAtX -d bench -c "CHECKPOINT" >/dev/null
 }
 
 WAYS="a:single/a_client_tx.sql b:single/b_cte.sql c:single/c_plpgsql_execute.sql d:single/d_apply_with_offset.sql e:single/e_sql_projector.sql"
@@ -135,6 +137,7 @@ points=$(( $(echo "$CLIENTS" | wc -w) * 2 * (5 + 2 * BATCH) * ROUNDS ))
 echo
 echo "== measuring $points points of $DURATION s"
 for round in $(seq 1 "$ROUNDS"); do
+    psql -qAtX -d bench -c "SELECT bench_reset()" -c "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
     for mode in fresh redelivery; do
         if [ "$mode" = fresh ]; then pfx=f-; range=1000000000000000; blocks=1000000000000
         else pfx=r-; range=100000; blocks=100; fi
@@ -143,7 +146,7 @@ for round in $(seq 1 "$ROUNDS"); do
             [ "$BATCH" = 1 ] && todo="$todo $BATCHES"
             for item in $todo; do
                 way=${item%%:*} script=${item#*:}
-                reset_offsets
+                [ "$mode" = fresh ] && reset_offsets
                 case $way in
                     batch|set) tps=$(run_point "$script" "$c" "$pfx" blocks "$blocks"); per=1000 ;;
                     *) tps=$(run_point "$script" "$c" "$pfx" range "$range"); per=1 ;;
@@ -231,7 +234,7 @@ targets() {
     }' "$OUT/results.tsv"
 }
 
-{ table; targets; } | tee "$OUT/table.txt"
+{ table; targets; echo; echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"; } | tee "$OUT/table.txt"
 
 # The plot: events/s against clients, one line per way, fresh and re-deliveries.
 for mode in fresh redelivery; do
