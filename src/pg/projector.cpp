@@ -20,6 +20,31 @@ struct CacheEntry {
 std::unordered_map<Oid, CacheEntry> cache;
 MemoryContext cache_cxt = nullptr;
 
+// Each projector's FmgrInfo lives in a context of its own, where the
+// function's handler also keeps its per-call-site state (fn_extra). When the
+// catalog changes, the entry gets a new context and the old one is retired:
+// it is deleted only once no projector call is running, since the old
+// FmgrInfo may be executing further up the stack (a projector that calls
+// apply_with_offset).
+std::vector<MemoryContext> retired;
+int running_calls = 0;
+
+struct RunningCall {
+    RunningCall() { ++running_calls; }
+    ~RunningCall() { --running_calls; }
+    RunningCall(const RunningCall&) = delete;
+    RunningCall& operator=(const RunningCall&) = delete;
+};
+
+void delete_retired() {
+    if (running_calls > 0 || retired.empty()) return;
+    while (!retired.empty()) {
+        MemoryContext doomed = retired.back();
+        retired.pop_back();
+        pg_call([&]() noexcept { MemoryContextDelete(doomed); });
+    }
+}
+
 ArgType arg_type(Oid type) {
     if (type == TEXTOID) return ArgType::Text;
     if (type == JSONBOID) return ArgType::Jsonb;
@@ -73,16 +98,23 @@ void describe(Oid oid, Projector& out) {
     out.form = std::get<CallForm>(verdict);
     out.strict = facts.strict;
     out.name = shape.display_name;
-    if (!out.flinfo) {
-        out.flinfo = pg_call([&]() noexcept {
-            if (!cache_cxt)
-                cache_cxt = AllocSetContextCreate(CacheMemoryContext, "projection_offset projectors",
-                                                  ALLOCSET_SMALL_SIZES);
-            return static_cast<FmgrInfo*>(MemoryContextAllocZero(cache_cxt, sizeof(FmgrInfo)));
-        });
+    if (out.cxt) {
+        retired.push_back(out.cxt);
+        out.cxt = nullptr;
+        out.flinfo = nullptr;
     }
-    FmgrInfo* flinfo = out.flinfo;
-    pg_call([&]() noexcept { fmgr_info_cxt(oid, flinfo, cache_cxt); });
+    MemoryContext cxt = pg_call([&]() noexcept {
+        if (!cache_cxt)
+            cache_cxt = AllocSetContextCreate(CacheMemoryContext, "projection_offset projectors",
+                                              ALLOCSET_SMALL_SIZES);
+        return AllocSetContextCreate(cache_cxt, "projection_offset projector", ALLOCSET_SMALL_SIZES);
+    });
+    out.cxt = cxt;
+    out.flinfo = pg_call([&]() noexcept {
+        auto* flinfo = static_cast<FmgrInfo*>(MemoryContextAllocZero(cxt, sizeof(FmgrInfo)));
+        fmgr_info_cxt(oid, flinfo, cxt);
+        return flinfo;
+    });
 }
 
 void check_execute_privilege(CacheEntry& entry) {
@@ -114,6 +146,7 @@ void projector_error_context(void* arg) {
 }  // namespace
 
 const Projector& resolve_projector(Oid oid) {
+    delete_retired();
     CacheEntry& entry = cache[oid];
     if (!entry.valid) {
         entry.execute_checked_for = InvalidOid;
@@ -148,6 +181,7 @@ void call_projector(const Projector& projector, const OffsetKey& key, Datum payl
     FmgrInfo* flinfo = projector.flinfo;
     Datum event_datum = key.event_id.datum;
 
+    RunningCall running;
     pg_call([&]() noexcept {
         ErrorContextCallback callback;
         callback.callback = projector_error_context;

@@ -13,7 +13,8 @@ struct Projector {
     CallForm form = CallForm::Payload;
     bool strict = false;
     std::string name;
-    FmgrInfo* flinfo = nullptr;  // lives in a backend-lifetime memory context
+    MemoryContext cxt = nullptr;  // holds flinfo and the handler's fn_extra
+    FmgrInfo* flinfo = nullptr;
 };
 
 // Checks shape and EXECUTE privilege for the current user; the catalog part
