@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory of one backend over many apply_with_offset calls: by default
-# 100,000 calls in one SELECT and in a DO loop and 20,000 separate
-# statements; with PO_FULL=1, 1,000,000 calls in each of the three modes.
+# 100,000 calls in one SELECT, in a DO loop and in a DO loop with a function
+# replaced every 100 calls, and 20,000 separate statements; with PO_FULL=1,
+# 1,000,000 calls in each of the four modes.
 # See run.sh.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
