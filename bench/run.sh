@@ -245,7 +245,9 @@ for mode in fresh redelivery; do
                   for (j = 1; j <= nw; j++) line = line "\t" (((m, cs[i], ws[j]) in r) ? r[m, cs[i], ws[j]] : "NaN")
                   print line } }' "$OUT/results.tsv" >"$OUT/plot-$mode.dat"
 done
-gnuplot -e "outdir='$OUT'; batchlabel='${BATCH_LABEL% (1000/call)}'; subtitle='$(nproc) CPUs, -T ${DURATION}s, median of $ROUNDS'" \
+plot_label=${BATCH_LABEL% (1000/call)}
+plot_label=${plot_label//_/\\_}   # enhanced text: an underscore would be a subscript
+gnuplot -e "outdir='$OUT'; batchlabel='$plot_label'; subtitle='$(nproc) CPUs, -T ${DURATION}s, median of $ROUNDS'" \
     "$BENCH/plot.gp"
 echo
 echo "wrote $OUT/results.png, $OUT/table.txt, $OUT/results.tsv (raw pgbench output: $OUT/pgbench.log)"
