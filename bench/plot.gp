@@ -1,9 +1,10 @@
 # Events/s against clients, one line per way; called by run.sh with
-# outdir, batchlabel and subtitle set. Top: one event per call; bottom: the
-# batch forms (1000 events per call), with (b) for scale.
-set terminal pngcairo size 1200,900 font ",10"
+# outdir, batchlabel, subtitle and hasbatch set. Top: one event per call;
+# bottom (when hasbatch): the batch forms (1000 events per call), with (b)
+# for scale.
+set terminal pngcairo size 1200,(hasbatch ? 900 : 470) font ",10"
 set output outdir."/results.png"
-set multiplot layout 2,2 title "projection\\_offset: events/s against clients (".subtitle.")"
+set multiplot layout (hasbatch ? 2 : 1),2 title "projection\\_offset: events/s against clients (".subtitle.")"
 set logscale x 2
 set xlabel "clients"
 set ylabel "events/s"
@@ -19,7 +20,7 @@ do for [mode in "fresh redelivery"] {
     plot for [i=2:6] outdir."/plot-".mode.".dat" using 1:i with linespoints lw 2 \
              title system("echo '".word(ways, i-1)."' | tr '~' ' '")
 }
-do for [mode in "fresh redelivery"] {
+if (hasbatch) do for [mode in "fresh redelivery"] {
     set title (mode eq "fresh" ? "fresh events, batches" : "re-deliveries, batches")
     plot outdir."/plot-".mode.".dat" using 1:7 with linespoints lw 2 lc 6 title batchlabel." (1000/call)", \
          outdir."/plot-".mode.".dat" using 1:8 with linespoints lw 2 lc 7 title "set-based SQL (1000/call)", \

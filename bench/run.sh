@@ -15,6 +15,7 @@
 #   --long          --duration 30 --rounds 3
 #   --no-batch      skip the batch forms
 #   --sync          keep synchronous_commit = on (commits wait for the WAL flush)
+#   --tcp           clients connect over TCP to 127.0.0.1 instead of the Unix socket
 #   --no-build      use the installed extension as it is
 # Environment: PO_PORT (default 54371), PO_KEEP_CLUSTER=1 keeps the cluster.
 #
@@ -41,6 +42,7 @@ ROUNDS=2
 CLIENTS="1 2 4 8"
 BATCH=1
 SYNC=0
+TCP=0
 BUILD=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
         --long) DURATION=20; ROUNDS=3; shift ;;
         --no-batch) BATCH=0; shift ;;
         --sync) SYNC=1; shift ;;
+        --tcp) TCP=1; shift ;;
         --no-build) BUILD=0; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -78,9 +81,13 @@ SETTINGS=(
     "jit = off"
     "synchronous_commit = $([ "$SYNC" = 1 ] && echo on || echo off)"
 )
+[ "$TCP" = 1 ] && SETTINGS+=("listen_addresses = '127.0.0.1'")
 export PO_PORT=${PO_PORT:-54371}
 trap cluster_stop EXIT
 cluster_start "${SETTINGS[@]}"
+# pgbench connects through PGHOST; setup and resets keep the socket.
+BENCH_HOST=$PGHOST
+[ "$TCP" = 1 ] && BENCH_HOST=127.0.0.1
 
 MAXC=0
 for c in $CLIENTS; do [ "$c" -gt "$MAXC" ] && MAXC=$c; done
@@ -97,7 +104,7 @@ else BATCH_SCRIPT=batch_claim; BATCH_LABEL="batch offset_claim + UPDATE (1000/ca
 {
     echo "== configuration"
     echo "machine:    $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-    echo "server:     $(psql -qAtX -c 'SHOW server_version'), Unix socket, fsync = on"
+    echo "server:     $(psql -qAtX -c 'SHOW server_version'), $([ "$TCP" = 1 ] && echo "TCP to 127.0.0.1" || echo "Unix socket"), fsync = on"
     for s in "${SETTINGS[@]}"; do echo "            $s"; done
     echo "extension:  projection_offset $(psql -qAtX -d bench -c "SELECT extversion FROM pg_extension WHERE extname = 'projection_offset'")"
     echo "pgbench:    -M prepared, -T $DURATION per point, median of $ROUNDS round(s), clients: $CLIENTS"
@@ -111,7 +118,7 @@ run_point() {
     local log=$OUT/pgbench.log
     {
         echo "-- $script clients=$clients pfx=$pfx $range_var=$range"
-        pgbench -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" --max-tries=10 \
+        PGHOST=$BENCH_HOST pgbench -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" --max-tries=10 \
             -D pfx="$pfx" -D "$range_var=$range" -f "$BENCH/$script" bench 2>&1
     } >>"$log" || true
     local tps
@@ -247,7 +254,7 @@ for mode in fresh redelivery; do
 done
 plot_label=${BATCH_LABEL% (1000/call)}
 plot_label=${plot_label//_/\\_}   # enhanced text: an underscore would be a subscript
-gnuplot -e "outdir='$OUT'; batchlabel='$plot_label'; subtitle='$(nproc) CPUs, -T ${DURATION}s, median of $ROUNDS'" \
+gnuplot -e "outdir='$OUT'; hasbatch=$BATCH; batchlabel='$plot_label'; subtitle='$(nproc) CPUs, -T ${DURATION}s, median of $ROUNDS'" \
     "$BENCH/plot.gp"
 echo
 echo "wrote $OUT/results.png, $OUT/table.txt, $OUT/results.tsv (raw pgbench output: $OUT/pgbench.log)"
