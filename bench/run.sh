@@ -4,7 +4,7 @@
 # ratios and draws bench/out/results.png.
 #
 #   sudo bash bench/run.sh                 # default run, about 5 minutes
-#   sudo bash bench/run.sh --long          # 20 s per point, 3 rounds (about 30 minutes)
+#   sudo bash bench/run.sh --long          # 10 s per point, 3 rounds (about 30 minutes)
 #   sudo bash bench/run.sh --duration 10 --rounds 2 --clients "1 4"
 #
 # Options:
@@ -12,7 +12,7 @@
 #   --rounds R      measure every point R times, in interleaved rounds, and
 #                   keep the median (the mean of the middle two for even R), default 2
 #   --clients LIST  client counts, default "1 2 4 8"
-#   --long          --duration 30 --rounds 3
+#   --long          --duration 10 --rounds 3
 #   --no-batch      skip the batch forms
 #   --sync          keep synchronous_commit = on (commits wait for the WAL flush)
 #   --tcp           clients connect over TCP to 127.0.0.1 instead of the Unix socket
@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --clients) CLIENTS=$2; shift 2 ;;
-        --long) DURATION=20; ROUNDS=3; shift ;;
+        --long) DURATION=10; ROUNDS=3; shift ;;
         --no-batch) BATCH=0; shift ;;
         --sync) SYNC=1; shift ;;
         --tcp) TCP=1; shift ;;
