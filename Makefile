@@ -25,6 +25,11 @@ SHLIB_LINK = -lstdc++
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies (Debian builds without autodepend):
+# every object depends on every header, which is cheap at this size.
+HEADERS = $(wildcard src/core/*.hpp src/pg/*.hpp)
+$(OBJS) $(OBJS:.o=.bc): $(HEADERS)
+
 # PGXS also compiles every object to LLVM bitcode with clang for JIT inlining,
 # using BITCODE_CXXFLAGS rather than CXXFLAGS. Give that step the same
 # language settings, so the bitcode is built from the same code as the object.

@@ -111,7 +111,7 @@ AS 'MODULE_PATHNAME', 'po_counters'
 LANGUAGE C VOLATILE PARALLEL SAFE SECURITY INVOKER;
 
 COMMENT ON FUNCTION @extschema@.projection_offset_counters() IS
-    'claims, duplicates and divergences per handler since server start or the last reset (needs shared_preload_libraries)';
+    'claims, duplicates and divergences per handler of this database since server start or the last reset (needs shared_preload_libraries)';
 
 CREATE FUNCTION @extschema@.projection_offset_counters_reset()
 RETURNS void
@@ -184,7 +184,7 @@ BEGIN
     SELECT pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->>) 'event_id' ORDER BY e.ord),
            pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->) 'payload' ORDER BY e.ord),
            pg_catalog.min(e.ord) FILTER (WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'object'
-                OR pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'event_id') IS DISTINCT FROM 'string'
+                OR (pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'event_id') OPERATOR(pg_catalog.=) 'string') IS NOT TRUE
                 OR (e.value OPERATOR(pg_catalog.->>) 'event_id') OPERATOR(pg_catalog.=) '')::pg_catalog.text
       INTO ids, payloads, bad
       FROM pg_catalog.jsonb_array_elements(events) WITH ORDINALITY AS e(value, ord);
@@ -229,6 +229,7 @@ BEGIN
 
         IF state_sql IS NOT NULL THEN
             EXECUTE state_sql INTO state_first;
+            state_first := COALESCE(state_first, '{}');
         END IF;
 
         -- Re-deliveries: reversed on even passes, shuffled on odd ones.
@@ -255,13 +256,13 @@ BEGIN
                 END IF;
                 IF state_sql IS NOT NULL THEN
                     EXECUTE state_sql INTO state_last;
-                    IF state_last IS DISTINCT FROM state_first THEN
+                    IF (COALESCE(state_last, '{}') OPERATOR(pg_catalog.=) state_first) IS NOT TRUE THEN
                         RAISE EXCEPTION 'projector % is not idempotent: re-delivery of event "%" changed the result of state_query',
                                 projector, ids[idx]
                             USING ERRCODE = 'PJ002',
                                   DETAIL = pg_catalog.format('Delivery %s of %s of this event. After the first pass: %s. Now: %s.',
                                                              pass, replays,
-                                                             COALESCE(state_first::pg_catalog.text, '(no rows)'),
+                                                             state_first::pg_catalog.text,
                                                              COALESCE(state_last::pg_catalog.text, '(no rows)'));
                     END IF;
                 END IF;
@@ -321,3 +322,6 @@ REVOKE ALL ON FUNCTION @extschema@.offset_reset(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.offset_prune(text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.offset_prune(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.projection_offset_counters_reset() FROM PUBLIC;
+-- Handler names and volumes are monitoring data, as in pg_stat_statements.
+REVOKE ALL ON FUNCTION @extschema@.projection_offset_counters() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.projection_offset_counters() TO pg_read_all_stats;

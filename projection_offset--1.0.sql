@@ -31,8 +31,8 @@ BEGIN
          WHERE a.attrelid OPERATOR(pg_catalog.=) existing
            AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
 
-        IF shape IS DISTINCT FROM 'eventId text not null, handlerName text not null, '
-                                  'appliedAt timestamp(3) without time zone not null, payloadHash text'
+        IF (shape OPERATOR(pg_catalog.=) 'eventId text not null, handlerName text not null, '
+                                        'appliedAt timestamp(3) without time zone not null, payloadHash text') IS NOT TRUE
            OR NOT EXISTS (
                 SELECT FROM pg_catalog.pg_class c
                   JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) c.oid

@@ -80,3 +80,16 @@ BEGIN
 END
 $$;
 SELECT apply_with_offset('evt-5', 'reentrant', 'reenter(text,jsonb)', '{}');
+
+-- A SQL projector that applies a follow-up event with itself: the nested
+-- call runs with call state of its own.
+CREATE TABLE follow_ups (event_id text);
+CREATE FUNCTION follow_up(event_id text, payload jsonb) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO follow_ups VALUES (event_id);
+    SELECT CASE WHEN event_id = 'evt-6' THEN apply_with_offset('evt-7', 'follow', 'follow_up(text,jsonb)', payload) END
+$$;
+SELECT apply_with_offset('evt-6', 'follow', 'follow_up(text,jsonb)', '{}');
+SELECT apply_with_offset('evt-6', 'follow', 'follow_up(text,jsonb)', '{}');
+SELECT event_id FROM follow_ups ORDER BY 1;
+SELECT "eventId" FROM projection_offset WHERE "handlerName" = 'follow' ORDER BY 1;

@@ -3,9 +3,10 @@
 -- (SECURITY INVOKER), so what a role may do is what it is granted:
 --   claim (offset_claim, apply_with_offset for one event):
 --       SELECT, INSERT on projection_offset
---   claim with a position, and the batch apply_with_offset:
+--   batch apply_with_offset: the same, when no event carries a position
+--   claim with a position, or a batch whose events carry positions:
 --       also SELECT on projection_offset_checkpoint and
---       SELECT, INSERT, UPDATE on projection_offset_position
+--       SELECT, INSERT on projection_offset_position
 --   offset_checkpoint: SELECT, INSERT, UPDATE on projection_offset_checkpoint
 --   offset_release: SELECT, DELETE on projection_offset and projection_offset_position
 --   offset_reset, offset_prune: EXECUTE, which is revoked from PUBLIC and
@@ -99,7 +100,7 @@ CREATE ROLE regress_sec_releaser;
 CREATE ROLE regress_sec_admin;
 GRANT SELECT, INSERT ON projection_offset TO regress_sec_claimer, regress_sec_positioned;
 GRANT SELECT ON projection_offset_checkpoint TO regress_sec_positioned;
-GRANT SELECT, INSERT, UPDATE ON projection_offset_position TO regress_sec_positioned;
+GRANT SELECT, INSERT ON projection_offset_position TO regress_sec_positioned;
 GRANT SELECT, INSERT, UPDATE ON projection_offset_checkpoint TO regress_sec_checkpointer;
 GRANT SELECT, DELETE ON projection_offset, projection_offset_position TO regress_sec_releaser;
 GRANT EXECUTE ON FUNCTION offset_reset(text), offset_prune(text, timestamptz), offset_prune(text) TO regress_sec_admin;
@@ -113,14 +114,15 @@ SELECT * FROM sec_matrix();
 ROLLBACK;
 
 -- A claiming role (SELECT, INSERT on projection_offset) claims and applies
--- single events; positions, batches, release and the rest are refused.
+-- single events and batches without positions; positions, release and the
+-- rest are refused.
 BEGIN;
 SET LOCAL ROLE regress_sec_claimer;
 SELECT * FROM sec_matrix();
 ROLLBACK;
 
 -- With the rights on the position and checkpoint tables, positioned claims
--- and batches work too.
+-- work too.
 BEGIN;
 SET LOCAL ROLE regress_sec_positioned;
 SELECT * FROM sec_matrix();

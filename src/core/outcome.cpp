@@ -15,8 +15,8 @@ Problem divergence_problem(std::string_view event_id, std::string_view handler_n
         sqlstate::payload_hash_mismatch,
         "event \"" + excerpt(event_id) + "\" was already applied by handler \"" +
             excerpt(handler_name) + "\" with a different payload",
-        "Stored payload hash: " + std::string(stored_hash) +
-            ". Given payload hash: " + std::string(given_hash) + ".",
+        "Stored payload hash: " + excerpt(stored_hash, kMaxHashInMessage) +
+            ". Given payload hash: " + excerpt(given_hash, kMaxHashInMessage) + ".",
         "An event id must identify one payload; give the changed event a new id."};
 }
 

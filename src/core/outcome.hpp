@@ -11,6 +11,10 @@ namespace po {
 
 enum class ClaimOutcome { Recorded, Duplicate, Divergent };
 
+// Hashes are shown whole up to this size (a SHA-256 hex is 64 bytes);
+// payload_hash is free text, and an error message must stay readable.
+inline constexpr std::size_t kMaxHashInMessage = 128;
+
 // Classifies a claim whose INSERT found the pair already recorded.
 // A hash can only diverge when both sides carry one.
 ClaimOutcome classify_existing(const SqlText& stored_hash, const SqlText& given_hash);

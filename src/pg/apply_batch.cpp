@@ -76,16 +76,21 @@ Item read_item(Jsonb* events, uint32 i) {
             bool integral;
             int64 value;
         };
+        // Checked here so that the error names the element, not only the type.
         Position p = pg_call([&]() noexcept {
-            Datum n = NumericGetDatum(raw.position.val.numeric);
-            Datum truncated = DirectFunctionCall2(numeric_trunc, n, Int32GetDatum(0));
-            bool integral = DatumGetBool(DirectFunctionCall2(numeric_eq, n, truncated));
-            return Position{integral, integral ? DatumGetInt64(DirectFunctionCall1(numeric_int8, n)) : 0};
+            Numeric n = raw.position.val.numeric;
+            Datum d = NumericGetDatum(n);
+            Datum truncated = DirectFunctionCall2(numeric_trunc, d, Int32GetDatum(0));
+            bool integral = DatumGetBool(DirectFunctionCall2(numeric_eq, d, truncated)) &&
+                            !numeric_is_nan(n) && !numeric_is_inf(n) &&
+                            DatumGetBool(DirectFunctionCall2(numeric_ge, d, NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) &&
+                            DatumGetBool(DirectFunctionCall2(numeric_le, d, NumericGetDatum(int64_to_numeric(PG_INT64_MAX))));
+            return Position{integral, integral ? DatumGetInt64(DirectFunctionCall1(numeric_int8, d)) : 0};
         });
         if (!p.integral) {
             raise(Problem{sqlstate::invalid_parameter_value,
-                          "element " + std::to_string(i + 1) + " of events has a \"position\" that is not an integer",
-                          "", ""});
+                          "element " + std::to_string(i + 1) + " of events has a \"position\" that is not a bigint",
+                          "A position is an integer between -9223372036854775808 and 9223372036854775807.", ""});
         }
         item.position = p.value;
     }
@@ -165,6 +170,7 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
     events.reserve(items.size());
     std::unordered_set<std::string_view> distinct;
     bool any_hash = false;
+    bool any_position = false;
     for (size_t i = 0; i < items.size(); ++i) {
         if (!items[i].has_payload && projector.strict) {
             raise(Problem{sqlstate::null_value_not_allowed,
@@ -177,12 +183,22 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
         events.push_back(BatchEvent{*items[i].event_id.view, items[i].hash.view});
         distinct.insert(*items[i].event_id.view);
         any_hash = any_hash || items[i].hash.view.has_value();
+        any_position = any_position || items[i].position.has_value();
     }
     BatchArrays arrays = to_arrays(items);
 
+    // Batches without positions never touch the checkpoint and position
+    // tables, so they need no privileges on them.
     SpiConnection spi(extension_namespace(fcinfo));
-    Datum claim_values[4] = {arrays.ids, arrays.hashes, arrays.positions, handler.datum};
-    const auto recorded_ids = column_strings(spi.execute(Statement::ClaimBatch, claim_values, nullptr), 1);
+    uint64_t claimed = 0;
+    if (any_position) {
+        Datum values[4] = {arrays.ids, arrays.hashes, arrays.positions, handler.datum};
+        claimed = spi.execute(Statement::ClaimBatchAt, values, nullptr);
+    } else {
+        Datum values[3] = {arrays.ids, arrays.hashes, handler.datum};
+        claimed = spi.execute(Statement::ClaimBatch, values, nullptr);
+    }
+    const auto recorded_ids = column_strings(claimed, 1);
     std::unordered_set<std::string_view> recorded;
     for (const auto& id : recorded_ids) recorded.insert(*id);
 

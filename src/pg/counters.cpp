@@ -16,10 +16,11 @@ namespace po::pg::counters {
 
 namespace {
 
-// Zero-padded handler name; the empty key collects handlers that arrive
-// once the table is full. Entries are never removed (a reset zeroes them),
+// The database and the zero-padded handler name; the empty name collects
+// the handlers of a database that arrive once the table is full. Entries are never removed (a reset zeroes them),
 // so a backend may keep a pointer to the entry it used last.
 struct Key {
+    Oid database;
     char name[kMaxHandlerNameBytes + 1];
 };
 
@@ -28,11 +29,11 @@ struct Entry {
     pg_atomic_uint64 claims;
     pg_atomic_uint64 duplicates;
     pg_atomic_uint64 divergences;
+    TimestampTz since;  // creation or last reset; written under the exclusive lock
 };
 
 struct Header {
     LWLock* lock;
-    TimestampTz reset_at;
 };
 
 int max_handlers = 1024;
@@ -61,7 +62,6 @@ void startup_shmem() {
     header = static_cast<Header*>(ShmemInitStruct("projection_offset counters", sizeof(Header), &found));
     if (!found) {
         header->lock = &(GetNamedLWLockTranche("projection_offset"))->lock;
-        header->reset_at = GetCurrentTimestamp();
     }
     HASHCTL info;
     memset(&info, 0, sizeof info);
@@ -75,6 +75,7 @@ void startup_shmem() {
 Key make_key(std::string_view name) {
     Key key;
     memset(&key, 0, sizeof key);
+    key.database = MyDatabaseId;
     memcpy(key.name, name.data(), std::min(name.size(), sizeof key.name - 1));
     return key;
 }
@@ -95,6 +96,7 @@ Entry* find_or_create(const Key& key) {
         pg_atomic_init_u64(&entry->claims, 0);
         pg_atomic_init_u64(&entry->duplicates, 0);
         pg_atomic_init_u64(&entry->divergences, 0);
+        entry->since = GetCurrentTimestamp();
     }
     LWLockRelease(header->lock);
     return entry;
@@ -125,7 +127,7 @@ Datum read_counters(FunctionCallInfo fcinfo) {
         HASH_SEQ_STATUS scan;
         hash_seq_init(&scan, table);
         while (auto* entry = static_cast<Entry*>(hash_seq_search(&scan))) {
-            if (!counted(entry)) continue;
+            if (entry->key.database != MyDatabaseId || !counted(entry)) continue;
             Datum values[5];
             bool nulls[5] = {false, false, false, false, false};
             if (entry->key.name[0] == '\0')
@@ -135,7 +137,7 @@ Datum read_counters(FunctionCallInfo fcinfo) {
             values[1] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&entry->claims)));
             values[2] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&entry->duplicates)));
             values[3] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&entry->divergences)));
-            values[4] = TimestampTzGetDatum(header->reset_at);
+            values[4] = TimestampTzGetDatum(entry->since);
             tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         }
         LWLockRelease(header->lock);
@@ -146,15 +148,17 @@ Datum read_counters(FunctionCallInfo fcinfo) {
 Datum reset_counters(FunctionCallInfo) {
     require_available();
     pg_call([]() noexcept {
+        const TimestampTz now = GetCurrentTimestamp();
         LWLockAcquire(header->lock, LW_EXCLUSIVE);
         HASH_SEQ_STATUS scan;
         hash_seq_init(&scan, table);
         while (auto* entry = static_cast<Entry*>(hash_seq_search(&scan))) {
+            if (entry->key.database != MyDatabaseId) continue;
             pg_atomic_write_u64(&entry->claims, 0);
             pg_atomic_write_u64(&entry->duplicates, 0);
             pg_atomic_write_u64(&entry->divergences, 0);
+            entry->since = now;
         }
-        header->reset_at = GetCurrentTimestamp();
         LWLockRelease(header->lock);
     });
     return static_cast<Datum>(0);

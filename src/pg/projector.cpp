@@ -30,10 +30,19 @@ std::vector<MemoryContext> retired;
 int running_calls = 0;
 
 struct RunningCall {
-    RunningCall() { ++running_calls; }
-    ~RunningCall() { --running_calls; }
+    explicit RunningCall(const Projector& projector) : projector_(projector) {
+        ++running_calls;
+        ++projector_.running;
+    }
+    ~RunningCall() {
+        --running_calls;
+        --projector_.running;
+    }
     RunningCall(const RunningCall&) = delete;
     RunningCall& operator=(const RunningCall&) = delete;
+
+private:
+    const Projector& projector_;
 };
 
 void delete_retired() {
@@ -179,9 +188,17 @@ void call_projector(const Projector& projector, const OffsetKey& key, Datum payl
     ErrorContextArgs context_args{handler.c_str(), event.c_str()};
     const int nargs = arg_count(projector.form);
     FmgrInfo* flinfo = projector.flinfo;
+    if (projector.running > 0) {
+        const Oid oid = projector.oid;
+        flinfo = pg_call([&]() noexcept {
+            auto* own = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo)));
+            fmgr_info(oid, own);
+            return own;
+        });
+    }
     Datum event_datum = key.event_id.datum;
 
-    RunningCall running;
+    RunningCall running(projector);
     pg_call([&]() noexcept {
         ErrorContextCallback callback;
         callback.callback = projector_error_context;

@@ -15,6 +15,10 @@ struct Projector {
     std::string name;
     MemoryContext cxt = nullptr;  // holds flinfo and the handler's fn_extra
     FmgrInfo* flinfo = nullptr;
+    // Calls of this projector now running: a nested call (a projector that
+    // applies further events with itself) gets an FmgrInfo of its own, since
+    // a function handler keeps the running call's state in fn_extra.
+    mutable int running = 0;
 };
 
 // Checks shape and EXECUTE privilege for the current user; the catalog part

@@ -44,7 +44,7 @@ const StatementSpec& spec(Statement statement) {
          " positioned AS ("
          "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
          "  SELECT recorded.\"eventId\", recorded.\"handlerName\", $4 FROM recorded"
-         "  ON CONFLICT (\"eventId\", \"handlerName\") DO UPDATE SET \"position\" = EXCLUDED.\"position\")"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING)"
          " SELECT EXISTS (SELECT FROM recorded),"
          "  EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) $4)",
          4, {TEXTOID, TEXTOID, TEXTOID, INT8OID}, SPI_OK_SELECT},
@@ -68,8 +68,21 @@ const StatementSpec& spec(Statement statement) {
          " JOIN input ON input.id" PO_EQ "recorded.\"eventId\""
          " ORDER BY input.ord",
          2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
-        // ClaimBatch: the first occurrence of each id carries its hash and
-        // position; same lock order as ClaimMany.
+        // ClaimBatch: the first occurrence of each id carries its hash; same
+        // lock order as ClaimMany.
+        {"WITH firsts AS ("
+         "  SELECT DISTINCT ON (u.id) u.id, u.hash"
+         "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"
+         "   WITH ORDINALITY AS u(id, hash, ord)"
+         "  ORDER BY u.id, u.ord)"
+         " INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
+         " SELECT firsts.id, $3, firsts.hash FROM firsts"
+         " ORDER BY firsts.id COLLATE pg_catalog.\"C\""
+         " ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         " RETURNING \"eventId\"",
+         3, {TEXTARRAYOID, TEXTARRAYOID, TEXTOID}, SPI_OK_INSERT_RETURNING},
+        // ClaimBatchAt: also skips positions at or below the checkpoint and
+        // records the positions of what it claims.
         {"WITH firsts AS ("
          "  SELECT DISTINCT ON (u.id) u.id, u.hash, u.pos"
          "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
@@ -91,7 +104,7 @@ const StatementSpec& spec(Statement statement) {
          "  SELECT recorded.\"eventId\", $4, firsts.pos"
          "  FROM recorded JOIN firsts ON firsts.id" PO_EQ "recorded.\"eventId\""
          "  WHERE firsts.pos IS NOT NULL"
-         "  ON CONFLICT (\"eventId\", \"handlerName\") DO UPDATE SET \"position\" = EXCLUDED.\"position\")"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING)"
          " SELECT recorded.\"eventId\" FROM recorded",
          4, {TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTOID}, SPI_OK_SELECT},
         // StoredHashes

@@ -13,7 +13,8 @@ enum class Statement {
     ClaimOneAt,         // the same, for a claim that carries a position
     StoredHash,         // the recorded payloadHash of one pair, by primary key
     ClaimMany,          // set-based INSERT of an id array, returning the ids recorded
-    ClaimBatch,         // set-based INSERT of ids, hashes and positions
+    ClaimBatch,         // set-based INSERT of ids and hashes
+    ClaimBatchAt,       // the same, for batches where events carry positions
     StoredHashes,       // the recorded payloadHash of many ids of one handler
     Release,            // forget one pair
     Reset,              // forget a handler: offsets, positions, checkpoint

@@ -36,3 +36,17 @@ TEST(DivergenceProblem, ShortensVeryLongIdsInTheMessage) {
 
 }  // namespace
 }  // namespace po
+
+namespace po {
+namespace {
+
+TEST(DivergenceProblem, KeepsFullSha256HexButBoundsFreeTextHashes) {
+    std::string sha(64, 'a');
+    Problem p = divergence_problem("e", "h", sha, std::string(64, 'b'));
+    EXPECT_NE(p.detail.find(sha), std::string::npos);
+    Problem huge = divergence_problem("e", "h", std::string(1 << 20, 'x'), std::string(1 << 20, 'y'));
+    EXPECT_LT(huge.detail.size(), 400u);
+}
+
+}  // namespace
+}  // namespace po
