@@ -34,9 +34,16 @@ done
 
 require_root
 ensure_packages
+for pkg in valgrind linux-perf; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && continue
+    say "installing $pkg"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; } \
+        || echo "could not install $pkg"
+done
 command -v valgrind >/dev/null || die "valgrind not found (Debian package valgrind)"
-if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then
-    echo "perf not found (Debian package linux-perf): callgrind only"; PERF=0
+if [ "$PERF" = 1 ] && ! perf record -q -o /dev/null -- true >/dev/null 2>&1; then
+    echo "perf cannot record here: callgrind only"; PERF=0
 fi
 [ "$BUILD" = 1 ] && build_and_install
 
