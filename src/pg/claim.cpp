@@ -16,60 +16,81 @@ constexpr int kClaimAttempts = 3;
 
 struct StoredHash {
     bool found = false;
-    SqlText hash;
+    bool is_null = true;
     std::string copy;  // owns the bytes: SPI memory is per statement
+
+    SqlText hash() const { return is_null ? SqlText{} : SqlText{copy}; }
 };
 
-StoredHash read_stored_hash(SpiConnection& spi, const OffsetKey& key) {
-    Datum values[2] = {key.event_id.datum, key.handler_name.datum};
+// Copies column `column` of the first row of the last result as a hash.
+StoredHash hash_in_result(int column) {
     StoredHash out;
-    if (spi.execute(Statement::StoredHash, values, nullptr, 1) == 0) return out;
     out.found = true;
     text* t = pg_call([&]() noexcept {
         bool isnull = true;
-        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
         return isnull ? static_cast<text*>(nullptr) : DatumGetTextPP(d);
     });
     if (t) {
+        out.is_null = false;
         out.copy.assign(text_view(t));
-        out.hash = out.copy;
     }
     return out;
 }
 
+StoredHash read_stored_hash(SpiConnection& spi, const OffsetKey& key) {
+    Datum values[2] = {key.event_id.datum, key.handler_name.datum};
+    if (spi.execute(Statement::StoredHash, values, nullptr, 1) == 0) return StoredHash{};
+    return hash_in_result(1);
+}
+
 enum class Insert { Recorded, Existing, BelowCheckpoint };
 
-Insert try_insert(SpiConnection& spi, const ClaimRequest& request) {
+struct Attempt {
+    Insert insert;
+    StoredHash stored;  // found when the statement could read it
+};
+
+Attempt try_insert(SpiConnection& spi, const ClaimRequest& request) {
     const OffsetKey& key = request.key;
-    if (!request.position) {
-        Datum values[3] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum};
-        const char nulls[3] = {' ', ' ', request.payload_hash.view ? ' ' : 'n'};
-        return spi.execute(Statement::ClaimOne, values, nulls) == 1 ? Insert::Recorded
-                                                                     : Insert::Existing;
+    const bool hashed = request.payload_hash.view.has_value();
+    const char hash_null = hashed ? ' ' : 'n';
+    if (request.position) {
+        Datum values[4] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum,
+                           Int64GetDatum(*request.position)};
+        const char nulls[4] = {' ', ' ', hash_null, ' '};
+        spi.execute(Statement::ClaimOneAt, values, nulls, 1);
+        if (spi.first_bool(1)) return Attempt{Insert::Recorded, {}};
+        return Attempt{spi.first_bool(2) ? Insert::BelowCheckpoint : Insert::Existing, {}};
     }
-    Datum values[4] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum,
-                       Int64GetDatum(*request.position)};
-    const char nulls[4] = {' ', ' ', request.payload_hash.view ? ' ' : 'n', ' '};
-    spi.execute(Statement::ClaimOneAt, values, nulls, 1);
-    if (spi.first_bool(1)) return Insert::Recorded;
-    return spi.first_bool(2) ? Insert::BelowCheckpoint : Insert::Existing;
+    Datum values[3] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum};
+    const char nulls[3] = {' ', ' ', hash_null};
+    if (!hashed) {
+        const bool recorded = spi.execute(Statement::ClaimOne, values, nulls) == 1;
+        return Attempt{recorded ? Insert::Recorded : Insert::Existing, {}};
+    }
+    if (spi.execute(Statement::ClaimOneHashed, values, nulls) == 0) return Attempt{Insert::Existing, {}};
+    if (spi.first_bool(1)) return Attempt{Insert::Recorded, {}};
+    return Attempt{Insert::Existing, hash_in_result(2)};
 }
 
 bool classify(SpiConnection& spi, const ClaimRequest& request) {
     const OffsetKey& key = request.key;
     for (int attempt = 0; attempt < kClaimAttempts; ++attempt) {
-        switch (try_insert(spi, request)) {
+        Attempt result = try_insert(spi, request);
+        switch (result.insert) {
             case Insert::Recorded: return true;
             case Insert::BelowCheckpoint: return false;
             case Insert::Existing: break;
         }
         // Without a given hash there is nothing to compare: a re-delivery.
         if (!request.payload_hash.view) return false;
-        StoredHash stored = read_stored_hash(spi, key);
+        // A row committed after the statement's snapshot is read with a new one.
+        StoredHash stored = result.stored.found ? std::move(result.stored) : read_stored_hash(spi, key);
         if (!stored.found) continue;
-        if (classify_existing(stored.hash, request.payload_hash.view) == ClaimOutcome::Divergent) {
+        if (classify_existing(stored.hash(), request.payload_hash.view) == ClaimOutcome::Divergent) {
             counters::add(*key.handler_name.view, {0, 0, 1});
-            raise(divergence_problem(*key.event_id.view, *key.handler_name.view, *stored.hash,
+            raise(divergence_problem(*key.event_id.view, *key.handler_name.view, stored.copy,
                                      *request.payload_hash.view));
         }
         return false;

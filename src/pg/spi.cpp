@@ -30,6 +30,20 @@ const StatementSpec& spec(Statement statement) {
          " ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          " RETURNING true",
          3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT_RETURNING},
+        // ClaimOneHashed: a re-delivery with a hash needs the stored hash; in
+        // the usual case the row is older than this statement's snapshot and
+        // one statement answers. It returns no row when the conflicting row
+        // was committed after the snapshot was taken.
+        {"WITH recorded AS ("
+         "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
+         "  VALUES ($1, $2, $3)"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING true)"
+         " SELECT true, NULL::pg_catalog.text FROM recorded"
+         " UNION ALL"
+         " SELECT false, o.\"payloadHash\" FROM %1$s.projection_offset o"
+         " WHERE" PO_KEY_IS("o", "$1", "$2") "AND NOT EXISTS (SELECT FROM recorded)",
+         3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimOneAt: a position at or below the handler's checkpoint is a
         // duplicate and stores nothing.
         {"WITH cp AS ("

@@ -10,6 +10,7 @@ namespace po::pg {
 
 enum class Statement {
     ClaimOne,           // INSERT one pair ... ON CONFLICT DO NOTHING RETURNING
+    ClaimOneHashed,     // the same, returning the stored hash of an existing pair
     ClaimOneAt,         // the same, for a claim that carries a position
     StoredHash,         // the recorded payloadHash of one pair, by primary key
     ClaimMany,          // set-based INSERT of an id array, returning the ids recorded
