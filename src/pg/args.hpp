@@ -24,8 +24,9 @@ inline TextArg text_arg(FunctionCallInfo fcinfo, int n) {
     return TextArg{PointerGetDatum(t), text_view(t)};
 }
 
-inline void check(const std::optional<Problem>& problem) {
-    if (problem) raise(*problem);
+inline void check(const std::optional<Problem>& problem, const char* file = __builtin_FILE(),
+                  int line = __builtin_LINE(), const char* function = __builtin_FUNCTION()) {
+    if (problem) raise(*problem, file, line, function);
 }
 
 // The (event_id, handler_name) key, validated.
@@ -34,10 +35,12 @@ struct OffsetKey {
     TextArg handler_name;
 };
 
-inline OffsetKey key_args(FunctionCallInfo fcinfo, int event_arg, int handler_arg) {
+inline OffsetKey key_args(FunctionCallInfo fcinfo, int event_arg, int handler_arg,
+                          const char* file = __builtin_FILE(), int line = __builtin_LINE(),
+                          const char* function = __builtin_FUNCTION()) {
     OffsetKey key{text_arg(fcinfo, event_arg), text_arg(fcinfo, handler_arg)};
-    check(check_event_id("event_id", key.event_id.view));
-    check(check_handler_name(key.handler_name.view));
+    check(check_event_id("event_id", key.event_id.view), file, line, function);
+    check(check_handler_name(key.handler_name.view), file, line, function);
     return key;
 }
 

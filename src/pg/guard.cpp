@@ -10,15 +10,21 @@ int sqlstate_code(const std::string& s) {
 
 }  // namespace
 
-void raise(const Problem& problem) {
+void raise(const Problem& problem, const char* file, int line, const char* function) {
     const int code = sqlstate_code(problem.sqlstate);
     const char* message = problem.message.c_str();
     const char* detail = problem.detail.empty() ? nullptr : problem.detail.c_str();
     const char* hint = problem.hint.empty() ? nullptr : problem.hint.c_str();
+    // ereport spelled out, so that the location is the caller's.
     pg_call([&]() noexcept {
-        ereport(ERROR, (errcode(code), errmsg_internal("%s", message),
-                        detail ? errdetail_internal("%s", detail) : 0,
-                        hint ? errhint("%s", hint) : 0));
+        if (errstart(ERROR, TEXTDOMAIN)) {
+            errcode(code);
+            errmsg_internal("%s", message);
+            if (detail) errdetail_internal("%s", detail);
+            if (hint) errhint("%s", hint);
+            errfinish(file, line, function);
+        }
+        pg_unreachable();
     });
     // pg_call threw; this line only satisfies [[noreturn]].
     std::terminate();

@@ -63,8 +63,10 @@ auto pg_call(Fn&& fn) -> decltype(fn()) {
 }
 
 // Raises a Problem as a PostgreSQL error, through pg_call, so that it
-// unwinds the C++ frames like any other backend error.
-[[noreturn]] void raise(const Problem& problem);
+// unwinds the C++ frames like any other backend error. The error's location
+// (VERBOSITY verbose, the server log) is the caller's.
+[[noreturn]] void raise(const Problem& problem, const char* file = __builtin_FILE(),
+                        int line = __builtin_LINE(), const char* function = __builtin_FUNCTION());
 
 namespace detail {
 

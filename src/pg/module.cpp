@@ -14,7 +14,10 @@ namespace {
 
 bool replaying = false;
 
-void on_proc_change(Datum, int, uint32) { po::pg::invalidate_projectors(); }
+void on_proc_change(Datum, int, uint32) {
+    po::pg::invalidate_projectors();
+    po::pg::invalidate_function_namespace();
+}
 void on_namespace_change(Datum, int, uint32) { po::pg::invalidate_plans(); }
 void on_role_change(Datum, int, uint32) { po::pg::invalidate_projector_privileges(); }
 

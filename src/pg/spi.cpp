@@ -228,17 +228,22 @@ SPIPlanPtr prepared(Statement statement, Oid nsp) {
 
 }  // namespace
 
+// The namespace of the function last asked about: an FmgrInfo, and so its
+// fn_extra, lasts one execution of the calling query, while this lasts until
+// pg_proc changes.
+Oid namespace_of_fn = InvalidOid;
+Oid namespace_oid = InvalidOid;
+
 Oid extension_namespace(FunctionCallInfo fcinfo) {
-    FmgrInfo* flinfo = fcinfo->flinfo;
-    if (flinfo->fn_extra) return *static_cast<Oid*>(flinfo->fn_extra);
-    return pg_call([&]() noexcept {
-        Oid nsp = get_func_namespace(flinfo->fn_oid);
-        Oid* slot = static_cast<Oid*>(MemoryContextAlloc(flinfo->fn_mcxt, sizeof(Oid)));
-        *slot = nsp;
-        flinfo->fn_extra = slot;
-        return nsp;
-    });
+    const Oid fn = fcinfo->flinfo->fn_oid;
+    if (fn != namespace_of_fn) {
+        namespace_oid = pg_call([&]() noexcept { return get_func_namespace(fn); });
+        namespace_of_fn = fn;
+    }
+    return namespace_oid;
 }
+
+void invalidate_function_namespace() { namespace_of_fn = InvalidOid; }
 
 void invalidate_plans() { cache.stale = true; }
 

@@ -52,4 +52,7 @@ private:
 // Called from the namespace syscache callback: plans are rebuilt on next use.
 void invalidate_plans();
 
+// Called from the pg_proc syscache callback.
+void invalidate_function_namespace();
+
 }  // namespace po::pg
