@@ -89,3 +89,40 @@ SELECT apply_with_offset('batch-bad', NULL::regprocedure, '[]'::jsonb);
 CREATE FUNCTION strict_batch(payload jsonb) RETURNS void LANGUAGE sql STRICT AS $$ SELECT $$;
 SELECT apply_with_offset('batch-bad', 'strict_batch(jsonb)', '[{"event_id": "x", "payload": 1}, {"event_id": "y"}]'::jsonb);
 SELECT count(*) AS recorded FROM projection_offset WHERE "handlerName" = 'batch-bad';
+
+-- A set projector, (text[], jsonb[]), is called once per batch with the
+-- events applied now, in order, so that it can write set-based.
+CREATE TABLE batch_totals (order_id text PRIMARY KEY, total int NOT NULL, calls int NOT NULL DEFAULT 1);
+CREATE FUNCTION project_batch(event_ids text[], payloads jsonb[]) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO batch_totals (order_id, total)
+    SELECT p->>'order', sum((p->>'amount')::int) FROM unnest(payloads) AS p GROUP BY 1
+    ON CONFLICT (order_id) DO UPDATE SET total = batch_totals.total + EXCLUDED.total,
+                                         calls = batch_totals.calls + 1
+$$;
+CREATE FUNCTION show_batch(event_ids text[], payloads jsonb[]) RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'ids %, payloads %', event_ids, payloads; END $$;
+SELECT apply_with_offset('set', 'show_batch(text[],jsonb[])',
+    '[{"event_id": "s-2", "payload": {"order": "o-1", "amount": 2}},
+      {"event_id": "s-1"},
+      {"event_id": "s-2", "payload": {"order": "o-1", "amount": 2}}]'::jsonb);
+SELECT apply_with_offset('set', 'project_batch(text[],jsonb[])',
+    (SELECT jsonb_agg(jsonb_build_object('event_id', 'set-' || g, 'payload',
+                                         jsonb_build_object('order', 'o-' || g % 3, 'amount', g)))
+     FROM generate_series(1, 300) g));
+-- Re-delivered with 100 new events: only those reach the projector.
+SELECT apply_with_offset('set', 'project_batch(text[],jsonb[])',
+    (SELECT jsonb_agg(jsonb_build_object('event_id', 'set-' || g, 'payload',
+                                         jsonb_build_object('order', 'o-' || g % 3, 'amount', g)))
+     FROM generate_series(201, 400) g));
+SELECT * FROM batch_totals ORDER BY 1;
+SELECT sum(total) = (SELECT sum(g) FROM generate_series(1, 400) g) AS every_event_once FROM batch_totals;
+-- Nothing new: the projector is not called at all.
+SELECT apply_with_offset('set', 'show_batch(text[],jsonb[])', '[{"event_id": "s-1"}]'::jsonb);
+-- Its errors name the handler and the batch, and undo the whole batch.
+CREATE FUNCTION failing_batch(event_ids text[], payloads jsonb[]) RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'batch refused' USING ERRCODE = 'check_violation'; END $$;
+SELECT apply_with_offset('set-fail', 'failing_batch(text[],jsonb[])', '[{"event_id": "f-1"}, {"event_id": "f-2"}]'::jsonb);
+SELECT count(*) AS left_behind FROM projection_offset WHERE "handlerName" = 'set-fail';
+-- The single form refuses a set projector.
+SELECT apply_with_offset('s-9', 'set', 'project_batch(text[],jsonb[])', '{}');

@@ -13,7 +13,7 @@ Problem not_a_function(const RoutineShape& shape, const char* what) {
 
 }  // namespace
 
-std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape) {
+std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape, bool batch) {
     switch (shape.kind) {
         case RoutineKind::Procedure: return not_a_function(shape, "a procedure");
         case RoutineKind::Aggregate: return not_a_function(shape, "an aggregate function");
@@ -26,12 +26,22 @@ std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape) {
                        "",
                        "A projector's result is ignored; declare it RETURNS void."};
     }
-    if (shape.args.size() == 1 && shape.args[0] == ArgType::Jsonb) return CallForm::Payload;
-    if (shape.args.size() == 2 && shape.args[0] == ArgType::Text && shape.args[1] == ArgType::Jsonb)
-        return CallForm::EventAndPayload;
+    const auto& a = shape.args;
+    if (a.size() == 1 && a[0] == ArgType::Jsonb) return CallForm::Payload;
+    if (a.size() == 2 && a[0] == ArgType::Text && a[1] == ArgType::Jsonb) return CallForm::EventAndPayload;
+    const bool set_projector = a.size() == 2 && a[0] == ArgType::TextArray && a[1] == ArgType::JsonbArray;
+    if (set_projector && batch) return CallForm::Batch;
+    if (set_projector) {
+        return Problem{sqlstate::datatype_mismatch,
+                       "projector " + shape.display_name + " takes a batch of events",
+                       "A projector taking (text[], jsonb[]) is called once per batch.",
+                       "Use apply_with_offset(handler_name, projector, events)."};
+    }
     return Problem{sqlstate::datatype_mismatch,
                    "projector " + shape.display_name + " has no matching signature",
-                   "A projector takes (jsonb) or (text, jsonb), the event id and its payload.",
+                   batch ? "A projector takes (jsonb) or (text, jsonb), the event id and its payload, "
+                           "or (text[], jsonb[]) for the whole batch."
+                         : "A projector takes (jsonb) or (text, jsonb), the event id and its payload.",
                    ""};
 }
 

@@ -11,7 +11,7 @@
 namespace po {
 
 enum class RoutineKind { Function, Procedure, Aggregate, Window };
-enum class ArgType { Text, Jsonb, Other };
+enum class ArgType { Text, Jsonb, Other, TextArray, JsonbArray };
 
 struct RoutineShape {
     std::string display_name;  // as regprocedure prints it
@@ -20,10 +20,14 @@ struct RoutineShape {
     bool returns_set = false;
 };
 
-// How the projector is called.
-enum class CallForm { Payload, EventAndPayload };  // (jsonb) or (text, jsonb)
+// How the projector is called: once per event with (jsonb) or (text, jsonb),
+// or, by the batch form only, once per batch with (text[], jsonb[]): the ids
+// and payloads of the events applied now, in order.
+enum class CallForm { Payload, EventAndPayload, Batch };
 
-std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape);
+// `batch` says whether the caller is the batch form, the only one that
+// accepts a set projector.
+std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape, bool batch = false);
 
 inline int arg_count(CallForm form) { return form == CallForm::Payload ? 1 : 2; }
 

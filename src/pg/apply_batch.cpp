@@ -145,6 +145,32 @@ BatchArrays to_arrays(const std::vector<Item>& items) {
     });
 }
 
+// The ids and payloads of the events to apply, for a set projector.
+struct AppliedArrays {
+    Datum ids, payloads;
+};
+
+AppliedArrays applied_arrays(const std::vector<Item>& items, const std::vector<size_t>& to_apply) {
+    const int count = static_cast<int>(to_apply.size());
+    std::vector<Datum> ids(count), payloads(count);
+    std::unique_ptr<bool[]> payload_nulls(new bool[count]);
+    for (int i = 0; i < count; ++i) {
+        const Item& item = items[to_apply[i]];
+        ids[i] = item.event_id.datum;
+        payloads[i] = item.payload;
+        payload_nulls[i] = !item.has_payload;
+    }
+    return pg_call([&]() noexcept {
+        int dims[1] = {count};
+        int lbs[1] = {1};
+        return AppliedArrays{
+            PointerGetDatum(construct_md_array(ids.data(), nullptr, 1, dims, lbs, TEXTOID, -1, false,
+                                               TYPALIGN_INT)),
+            PointerGetDatum(construct_md_array(payloads.data(), payload_nulls.get(), 1, dims, lbs,
+                                               JSONBOID, -1, false, TYPALIGN_INT))};
+    });
+}
+
 // Copies column `column` of every row of the last SPI result.
 std::vector<std::optional<std::string>> column_strings(uint64_t rows, int column) {
     std::vector<std::optional<std::string>> out;
@@ -163,7 +189,7 @@ std::vector<std::optional<std::string>> column_strings(uint64_t rows, int column
 Datum apply_batch(FunctionCallInfo fcinfo) {
     TextArg handler = text_arg(fcinfo, 0);
     check(check_handler_name(handler.view));
-    const Projector& projector = projector_arg(fcinfo, 1);
+    const Projector& projector = projector_arg(fcinfo, 1, true);
     std::vector<Item> items = read_events(fcinfo, 2);
 
     std::vector<BatchEvent> events;
@@ -172,7 +198,7 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
     bool any_hash = false;
     bool any_position = false;
     for (size_t i = 0; i < items.size(); ++i) {
-        if (!items[i].has_payload && projector.strict) {
+        if (!items[i].has_payload && projector.strict && projector.form != CallForm::Batch) {
             raise(Problem{sqlstate::null_value_not_allowed,
                           "element " + std::to_string(i + 1) + " of events has no payload for strict projector " +
                               projector.name,
@@ -224,9 +250,16 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
     spi.finish();
 
     const auto& to_apply = std::get<std::vector<size_t>>(plan);
-    for (size_t index : to_apply) {
-        const Item& item = items[index];
-        call_projector(projector, OffsetKey{item.event_id, handler}, item.payload, !item.has_payload);
+    if (projector.form == CallForm::Batch) {
+        if (!to_apply.empty()) {
+            AppliedArrays applied = applied_arrays(items, to_apply);
+            call_set_projector(projector, *handler.view, applied.ids, applied.payloads, to_apply.size());
+        }
+    } else {
+        for (size_t index : to_apply) {
+            const Item& item = items[index];
+            call_projector(projector, OffsetKey{item.event_id, handler}, item.payload, !item.has_payload);
+        }
     }
     return Int64GetDatum(static_cast<int64>(to_apply.size()));
 }

@@ -55,9 +55,13 @@ void delete_retired() {
 }
 
 ArgType arg_type(Oid type) {
-    if (type == TEXTOID) return ArgType::Text;
-    if (type == JSONBOID) return ArgType::Jsonb;
-    return ArgType::Other;
+    switch (type) {
+        case TEXTOID: return ArgType::Text;
+        case JSONBOID: return ArgType::Jsonb;
+        case TEXTARRAYOID: return ArgType::TextArray;
+        case JSONBARRAYOID: return ArgType::JsonbArray;
+        default: return ArgType::Other;
+    }
 }
 
 RoutineKind routine_kind(char prokind) {
@@ -78,7 +82,7 @@ struct CatalogFacts {
     Oid argtypes[FUNC_MAX_ARGS];
 };
 
-void describe(Oid oid, Projector& out) {
+void describe(Oid oid, Projector& out, bool batch) {
     CatalogFacts facts{};
     pg_call([&]() noexcept {
         HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
@@ -100,10 +104,14 @@ void describe(Oid oid, Projector& out) {
     RoutineShape shape{display, routine_kind(facts.prokind), {}, facts.retset};
     for (int i = 0; i < facts.nargs; ++i) shape.args.push_back(arg_type(facts.argtypes[i]));
 
-    auto verdict = classify_projector(shape);
-    if (auto* problem = std::get_if<Problem>(&verdict)) raise(*problem);
+    // Cached as the batch form sees it; a problem is worded for the caller.
+    auto verdict = classify_projector(shape, true);
+    if (std::holds_alternative<Problem>(verdict)) {
+        raise(std::get<Problem>(classify_projector(shape, batch)));
+    }
 
     out.oid = oid;
+    out.shape = shape;
     out.form = std::get<CallForm>(verdict);
     out.strict = facts.strict;
     out.name = shape.display_name;
@@ -143,34 +151,43 @@ void check_execute_privilege(CacheEntry& entry) {
 
 struct ErrorContextArgs {
     const char* handler;
-    const char* event;
+    const char* what;  // "event \"...\"" or "a batch of N events"
 };
 
 void projector_error_context(void* arg) {
     auto* args = static_cast<ErrorContextArgs*>(arg);
-    errcontext("projection_offset projector for handler \"%s\", event \"%s\"", args->handler,
-               args->event);
+    errcontext("projection_offset projector for handler \"%s\", %s", args->handler, args->what);
 }
+
+// Calls the projector with nargs arguments under an error context line.
+// A nested call of a projector already running (one that applies further
+// events with itself) gets an FmgrInfo of its own.
+void invoke(const Projector& projector, const ErrorContextArgs& context, int nargs, const Datum* args,
+            const bool* nulls, Oid collation);
 
 }  // namespace
 
-const Projector& resolve_projector(Oid oid) {
+const Projector& resolve_projector(Oid oid, bool batch) {
     delete_retired();
     CacheEntry& entry = cache[oid];
     if (!entry.valid) {
         entry.execute_checked_for = InvalidOid;
-        describe(oid, entry.projector);
+        describe(oid, entry.projector, batch);
         entry.valid = true;
     }
     check_execute_privilege(entry);
     return entry.projector;
 }
 
-const Projector& projector_arg(FunctionCallInfo fcinfo, int n) {
+const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch) {
     if (PG_ARGISNULL(n)) {
         raise(Problem{sqlstate::null_value_not_allowed, "projector must not be null", "", ""});
     }
-    return resolve_projector(PG_GETARG_OID(n));
+    const Projector& projector = resolve_projector(PG_GETARG_OID(n), batch);
+    if (!batch && projector.form == CallForm::Batch) {
+        raise(std::get<Problem>(classify_projector(projector.shape, false)));
+    }
+    return projector;
 }
 
 void invalidate_projectors() {
@@ -181,12 +198,10 @@ void invalidate_projector_privileges() {
     for (auto& item : cache) item.second.execute_checked_for = InvalidOid;
 }
 
-void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,
-                    bool payload_isnull) {
-    const std::string handler = excerpt(*key.handler_name.view);
-    const std::string event = excerpt(*key.event_id.view);
-    ErrorContextArgs context_args{handler.c_str(), event.c_str()};
-    const int nargs = arg_count(projector.form);
+namespace {
+
+void invoke(const Projector& projector, const ErrorContextArgs& context, int nargs, const Datum* args,
+            const bool* nulls, Oid collation) {
     FmgrInfo* flinfo = projector.flinfo;
     if (projector.running > 0) {
         const Oid oid = projector.oid;
@@ -196,27 +211,20 @@ void call_projector(const Projector& projector, const OffsetKey& key, Datum payl
             return own;
         });
     }
-    Datum event_datum = key.event_id.datum;
-
     RunningCall running(projector);
     pg_call([&]() noexcept {
         ErrorContextCallback callback;
         callback.callback = projector_error_context;
-        callback.arg = &context_args;
+        callback.arg = const_cast<ErrorContextArgs*>(&context);
         callback.previous = error_context_stack;
         error_context_stack = &callback;
 
         LOCAL_FCINFO(call, 2);
-        Oid collation = nargs == 2 ? DEFAULT_COLLATION_OID : InvalidOid;
         InitFunctionCallInfoData(*call, flinfo, nargs, collation, nullptr, nullptr);
-        int i = 0;
-        if (nargs == 2) {
-            call->args[i].value = event_datum;
-            call->args[i++].isnull = false;
+        for (int i = 0; i < nargs; ++i) {
+            call->args[i].value = args[i];
+            call->args[i].isnull = nulls[i];
         }
-        call->args[i].value = payload;
-        call->args[i].isnull = payload_isnull;
-
         PgStat_FunctionCallUsage usage;
         pgstat_init_function_usage(call, &usage);
         (void)FunctionCallInvoke(call);
@@ -224,6 +232,30 @@ void call_projector(const Projector& projector, const OffsetKey& key, Datum payl
 
         error_context_stack = callback.previous;
     });
+}
+
+}  // namespace
+
+void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,
+                    bool payload_isnull) {
+    const std::string handler = excerpt(*key.handler_name.view);
+    const std::string what = "event \"" + excerpt(*key.event_id.view) + "\"";
+    if (projector.form == CallForm::EventAndPayload) {
+        const Datum args[2] = {key.event_id.datum, payload};
+        const bool nulls[2] = {false, payload_isnull};
+        invoke(projector, {handler.c_str(), what.c_str()}, 2, args, nulls, DEFAULT_COLLATION_OID);
+    } else {
+        invoke(projector, {handler.c_str(), what.c_str()}, 1, &payload, &payload_isnull, InvalidOid);
+    }
+}
+
+void call_set_projector(const Projector& projector, std::string_view handler_name, Datum event_ids,
+                        Datum payloads, size_t count) {
+    const std::string handler = excerpt(handler_name);
+    const std::string what = "a batch of " + std::to_string(count) + " events";
+    const Datum args[2] = {event_ids, payloads};
+    const bool nulls[2] = {false, false};
+    invoke(projector, {handler.c_str(), what.c_str()}, 2, args, nulls, DEFAULT_COLLATION_OID);
 }
 
 }  // namespace po::pg

@@ -10,7 +10,8 @@ namespace po::pg {
 
 struct Projector {
     Oid oid = InvalidOid;
-    CallForm form = CallForm::Payload;
+    RoutineShape shape;
+    CallForm form = CallForm::Payload;  // as classified for the batch form
     bool strict = false;
     std::string name;
     MemoryContext cxt = nullptr;  // holds flinfo and the handler's fn_extra
@@ -23,15 +24,22 @@ struct Projector {
 
 // Checks shape and EXECUTE privilege for the current user; the catalog part
 // is cached per backend until pg_proc changes.
-const Projector& resolve_projector(Oid oid);
+const Projector& resolve_projector(Oid oid, bool batch);
 
-// The regprocedure argument n, which must not be NULL, resolved.
-const Projector& projector_arg(FunctionCallInfo fcinfo, int n);
+// The regprocedure argument n, which must not be NULL, resolved. Only the
+// batch form (batch = true) accepts a set projector.
+const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch = false);
 
 // Calls the projector; an error it raises gets a context line naming the
 // handler and the event.
 void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,
                     bool payload_isnull);
+
+// Calls a set projector once with the ids (text[]) and payloads (jsonb[])
+// of the events applied now; an error gets a context line naming the
+// handler and the number of events.
+void call_set_projector(const Projector& projector, std::string_view handler_name, Datum event_ids,
+                        Datum payloads, size_t count);
 
 // Called from the pg_proc syscache callback.
 void invalidate_projectors();

@@ -50,5 +50,20 @@ TEST(ClassifyProjector, RejectsSetReturningFunctions) {
     EXPECT_EQ(std::get<Problem>(v).message, "projector f(...) returns a set");
 }
 
+TEST(ClassifyProjector, SetProjectorOnlyForTheBatchForm) {
+    auto args = std::vector<ArgType>{ArgType::TextArray, ArgType::JsonbArray};
+    auto batch = classify_projector(shape(args), true);
+    ASSERT_TRUE(std::holds_alternative<CallForm>(batch));
+    EXPECT_EQ(std::get<CallForm>(batch), CallForm::Batch);
+    auto single = classify_projector(shape(args), false);
+    ASSERT_TRUE(std::holds_alternative<Problem>(single));
+    EXPECT_EQ(std::get<Problem>(single).message, "projector f(...) takes a batch of events");
+    // The per-event forms serve both.
+    EXPECT_EQ(std::get<CallForm>(classify_projector(shape({ArgType::Jsonb}), true)), CallForm::Payload);
+    // Arrays the other way round are no projector at all.
+    auto swapped = classify_projector(shape({ArgType::JsonbArray, ArgType::TextArray}), true);
+    EXPECT_EQ(std::get<Problem>(swapped).sqlstate, "42804");
+}
+
 }  // namespace
 }  // namespace po
