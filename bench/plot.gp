@@ -24,6 +24,7 @@ if (hasbatch) do for [mode in "fresh redelivery"] {
     set title (mode eq "fresh" ? "fresh events, batches" : "re-deliveries, batches")
     plot outdir."/plot-".mode.".dat" using 1:7 with linespoints lw 2 lc 6 title batchlabel." (1000/call)", \
          outdir."/plot-".mode.".dat" using 1:8 with linespoints lw 2 lc 7 title "set-based SQL (1000/call)", \
+         outdir."/plot-".mode.".dat" using 1:9 with linespoints lw 2 lc 4 title batchlabel.", set projector (1000/call)", \
          outdir."/plot-".mode.".dat" using 1:3 with linespoints lw 2 lc 2 dt 2 title "(b) one-statement CTE, one per call"
 }
 unset multiplot

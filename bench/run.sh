@@ -139,8 +139,10 @@ reset_offsets() {
 
 WAYS="a:single/a_client_tx.sql b:single/b_cte.sql c:single/c_plpgsql_execute.sql d:single/d_apply_with_offset.sql e:single/e_sql_projector.sql"
 BATCHES="batch:batch/$BATCH_SCRIPT.sql set:batch/set_based.sql"
+[ "$BATCH_APPLY" = t ] && BATCHES="batch:batch/$BATCH_SCRIPT.sql bset:batch/batch_apply_set.sql set:batch/set_based.sql"
+NBATCH=$(echo "$BATCHES" | wc -w)
 : >"$OUT/pgbench.log"
-points=$(( $(echo "$CLIENTS" | wc -w) * 2 * (5 + 2 * BATCH) * ROUNDS ))
+points=$(( $(echo "$CLIENTS" | wc -w) * 2 * (5 + NBATCH * BATCH) * ROUNDS ))
 echo
 echo "== measuring $points points of $DURATION s"
 for round in $(seq 1 "$ROUNDS"); do
@@ -155,7 +157,7 @@ for round in $(seq 1 "$ROUNDS"); do
                 way=${item%%:*} script=${item#*:}
                 [ "$mode" = fresh ] && reset_offsets
                 case $way in
-                    batch|set) tps=$(run_point "$script" "$c" "$pfx" blocks "$blocks"); per=1000 ;;
+                    batch|bset|set) tps=$(run_point "$script" "$c" "$pfx" blocks "$blocks"); per=1000 ;;
                     *) tps=$(run_point "$script" "$c" "$pfx" range "$range"); per=1 ;;
                 esac
                 eps=$(awk -v t="$tps" -v p="$per" 'BEGIN {printf "%.0f", t * p}')
@@ -182,7 +184,8 @@ table() {
         label["c"] = "(c) PL/pgSQL + EXECUTE"; label["d"] = "(d) apply_with_offset"
         label["e"] = "(e) SQL projector + offset_claim"; label["batch"] = batch_label
         label["set"] = "set-based INSERT..SELECT + UPDATE (1000/call)"
-        nw = split("a b c d e batch set", ws, " ")
+        label["bset"] = "batch apply_with_offset, set projector (1000/call)"
+        nw = split("a b c d e batch bset set", ws, " ")
         title["fresh"] = "fresh events"; title["redelivery"] = "re-deliveries"
     }
     function dashes(n,   s) { s = ""; while (n-- > 0) s = s "-"; return s }
@@ -238,6 +241,8 @@ targets() {
         check("(d)/(b) re-deliveries", "redelivery", "d", "b", 1.0)
         check("batch/(b) fresh", "fresh", "batch", "b", 5)
         check("batch/(b) re-deliveries", "redelivery", "batch", "b", 5)
+        check("batch, set projector/(b) fresh", "fresh", "bset", "b", 5)
+        check("batch, set projector/(b) re-deliveries", "redelivery", "bset", "b", 5)
     }' "$OUT/results.tsv"
 }
 
@@ -247,7 +252,7 @@ targets() {
 for mode in fresh redelivery; do
     awk -F'\t' -v m="$mode" -v clients="$CLIENTS" '
         { r[$1, $2, $3] = $4 }
-        END { nc = split(clients, cs, " "); nw = split("a b c d e batch set", ws, " ")
+        END { nc = split(clients, cs, " "); nw = split("a b c d e batch set bset", ws, " ")
               for (i = 1; i <= nc; i++) { line = cs[i]
                   for (j = 1; j <= nw; j++) line = line "\t" (((m, cs[i], ws[j]) in r) ? r[m, cs[i], ws[j]] : "NaN")
                   print line } }' "$OUT/results.tsv" >"$OUT/plot-$mode.dat"

@@ -100,3 +100,16 @@ $$;
 
 SELECT bench_reset();
 VACUUM ANALYZE;
+
+-- The set projector of the batch form: called once per batch with the
+-- events applied now, it updates each order once.
+CREATE FUNCTION bench_project_batch(event_ids text[], payloads jsonb[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE order_totals o
+       SET total = o.total + s.amount, events = o.events + s.n
+      FROM (SELECT p->>'order' AS order_id, sum((p->>'amount')::bigint) AS amount, count(*) AS n
+              FROM unnest(payloads) AS p GROUP BY 1) s
+     WHERE o.order_id = s.order_id;
+END
+$$;
