@@ -246,7 +246,14 @@ targets() {
     }' "$OUT/results.tsv"
 }
 
-{ table; targets; echo; echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"; } | tee "$OUT/table.txt"
+scaling() {
+    [ "$BATCH" = 1 ] && [ "$BATCH_APPLY" = t ] || return 0
+    echo
+    echo "batch form against batch size (one call, a projector inserting one row per event)"
+    psql -qX -d bench -v ON_ERROR_STOP=1 -f "$BENCH/batch_scaling.sql"
+}
+
+{ table; targets; scaling; echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"; } | tee "$OUT/table.txt"
 
 # The plot: events/s against clients, one line per way, fresh and re-deliveries.
 for mode in fresh redelivery; do

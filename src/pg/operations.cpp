@@ -33,28 +33,31 @@ Datum offset_release(FunctionCallInfo fcinfo) {
     return BoolGetDatum(run_count(fcinfo, Statement::Release, values) > 0);
 }
 
+// The statements over a handler and, when second_arg names one, a second
+// argument that must not be NULL.
+int64_t run_for_handler(FunctionCallInfo fcinfo, Statement statement, const char* second_arg = nullptr) {
+    Datum values[2] = {handler_arg(fcinfo, 0).datum, 0};
+    if (second_arg) {
+        require_arg(fcinfo, 1, second_arg);
+        values[1] = PG_GETARG_DATUM(1);
+    }
+    return run_count(fcinfo, statement, values);
+}
+
 Datum offset_reset(FunctionCallInfo fcinfo) {
-    Datum values[1] = {handler_arg(fcinfo, 0).datum};
-    return Int64GetDatum(run_count(fcinfo, Statement::Reset, values));
+    return Int64GetDatum(run_for_handler(fcinfo, Statement::Reset));
 }
 
 Datum offset_prune(FunctionCallInfo fcinfo) {
-    TextArg handler = handler_arg(fcinfo, 0);
-    require_arg(fcinfo, 1, "older_than");
-    Datum values[2] = {handler.datum, PG_GETARG_DATUM(1)};
-    return Int64GetDatum(run_count(fcinfo, Statement::Prune, values));
+    return Int64GetDatum(run_for_handler(fcinfo, Statement::Prune, "older_than"));
 }
 
 Datum offset_prune_to_checkpoint(FunctionCallInfo fcinfo) {
-    Datum values[1] = {handler_arg(fcinfo, 0).datum};
-    return Int64GetDatum(run_count(fcinfo, Statement::PruneToCheckpoint, values));
+    return Int64GetDatum(run_for_handler(fcinfo, Statement::PruneToCheckpoint));
 }
 
 Datum offset_checkpoint(FunctionCallInfo fcinfo) {
-    TextArg handler = handler_arg(fcinfo, 0);
-    require_arg(fcinfo, 1, "position");
-    Datum values[2] = {handler.datum, PG_GETARG_DATUM(1)};
-    return Int64GetDatum(run_count(fcinfo, Statement::Checkpoint, values));
+    return Int64GetDatum(run_for_handler(fcinfo, Statement::Checkpoint, "position"));
 }
 
 }  // namespace
