@@ -50,16 +50,19 @@ BEGIN
                       DETAIL = pg_catalog.format('Its columns are: %s.', shape),
                       HINT = 'Rename or drop it, or give it the columns, primary key and types of the projection_offset migration.';
         END IF;
-        IF NOT pg_catalog.pg_has_role(
-                (SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) existing),
-                'USAGE') THEN
+        -- Ownership itself, not membership: a superuser must not adopt a
+        -- table that another role could still alter under the extension.
+        IF (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+             WHERE c.oid OPERATOR(pg_catalog.=) existing) OPERATOR(pg_catalog.<>) CURRENT_USER THEN
             RAISE EXCEPTION 'table %.projection_offset is not owned by the installing role', '@extschema@'
-                USING ERRCODE = 'insufficient_privilege';
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Have the table''s owner create the extension, or change the table''s owner first.';
         END IF;
-        IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) existing) THEN
-            RAISE EXCEPTION 'table %.projection_offset has triggers', '@extschema@'
+        IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) existing)
+           OR EXISTS (SELECT FROM pg_catalog.pg_rewrite WHERE ev_class OPERATOR(pg_catalog.=) existing) THEN
+            RAISE EXCEPTION 'table %.projection_offset has triggers or rules', '@extschema@'
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Drop the triggers before creating the extension: they would run inside every claim.';
+                      HINT = 'Drop them before creating the extension: they would run inside every claim.';
         END IF;
         ALTER EXTENSION projection_offset ADD TABLE @extschema@.projection_offset;
     END IF;

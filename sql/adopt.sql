@@ -1,5 +1,6 @@
 -- Adopting a database whose application migration already created the
 -- table: CREATE EXTENSION takes it over with its rows.
+\set SHOW_CONTEXT never
 DROP EXTENSION projection_offset;
 
 -- The application's migration, as it stands.
@@ -47,5 +48,20 @@ CREATE TRIGGER audit BEFORE INSERT ON projection_offset FOR EACH ROW EXECUTE FUN
 CREATE EXTENSION projection_offset;
 DROP TABLE projection_offset;
 DROP FUNCTION adopt_trigger();
+
+-- So is a table that another role owns, even for a superuser.
+CREATE ROLE regress_adopt_owner;
+CREATE TABLE "projection_offset" (
+    "eventId" TEXT NOT NULL,
+    "handlerName" TEXT NOT NULL,
+    "appliedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "payloadHash" TEXT,
+    CONSTRAINT "projection_offset_pkey" PRIMARY KEY ("eventId", "handlerName")
+);
+ALTER TABLE projection_offset OWNER TO regress_adopt_owner;
+CREATE EXTENSION projection_offset;
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE projection_offset;
+DROP ROLE regress_adopt_owner;
 
 CREATE EXTENSION projection_offset;
