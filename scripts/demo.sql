@@ -25,3 +25,14 @@ SELECT apply_with_offset('evt-1', 'order-totals', 'project_order_placed(text,jso
                          '{"order": "o-1", "amount": 999}') AS applied;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM order_totals;
+
+\echo '-- 4. A batch of three events, one of them already applied: two are applied, in one call.'
+SELECT apply_with_offset(handler_name => 'order-totals', projector => 'project_order_placed(text,jsonb)',
+    events => '[{"event_id": "evt-1", "payload": {"order": "o-1", "amount": 25}},
+               {"event_id": "evt-2", "payload": {"order": "o-1", "amount": 5}},
+               {"event_id": "evt-3", "payload": {"order": "o-2", "amount": 7}}]') AS applied;
+SELECT * FROM order_totals ORDER BY order_id;
+
+\echo '-- 5. Per handler: offsets recorded, and claims, duplicates and divergences counted.'
+SELECT handler_name, offsets FROM projection_offset_status;
+SELECT handler_name, claims, duplicates, divergences FROM projection_offset_counters();
