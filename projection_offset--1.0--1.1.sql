@@ -136,22 +136,24 @@ AS $harness$
 -- OPERATOR(pg_catalog.x): the harness runs the caller's projector under the
 -- caller's search_path, so it cannot pin its own.
 DECLARE
-    own_tables oid[];
-    call_sql text;
-    ids text[];
-    payloads jsonb[];
-    n int;
-    pass int;
-    idx int;
-    delivery_order int[];
-    before_pass jsonb;
-    before_call jsonb;
-    after_call jsonb;
-    changes text;
-    state_first text[];
-    state_last text[];
-    state_sql text;
-    bad text;
+    -- Types too are qualified: PL/pgSQL resolves them at first call, under
+    -- the caller's search_path.
+    own_tables pg_catalog.oid[];
+    call_sql pg_catalog.text;
+    ids pg_catalog.text[];
+    payloads pg_catalog.jsonb[];
+    n pg_catalog.int4;
+    pass pg_catalog.int4;
+    idx pg_catalog.int4;
+    delivery_order pg_catalog.int4[];
+    before_pass pg_catalog.jsonb;
+    before_call pg_catalog.jsonb;
+    after_call pg_catalog.jsonb;
+    changes pg_catalog.text;
+    state_first pg_catalog.text[];
+    state_last pg_catalog.text[];
+    state_sql pg_catalog.text;
+    bad pg_catalog.text;
 BEGIN
     IF projector IS NULL THEN
         RAISE EXCEPTION 'projector must not be null' USING ERRCODE = 'null_value_not_allowed';

@@ -22,17 +22,29 @@ BEGIN
             CONSTRAINT "projection_offset_pkey" PRIMARY KEY ("eventId", "handlerName")
         );
     ELSE
+        -- Columns, types, NOT NULL, defaults and collations: a missing
+        -- default would fail every claim, and another collation could make
+        -- distinct ids equal.
         SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ' '
                    OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod)
-                   OPERATOR(pg_catalog.||) CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,
+                   OPERATOR(pg_catalog.||) CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                   OPERATOR(pg_catalog.||) COALESCE(' default ' OPERATOR(pg_catalog.||) pg_catalog.pg_get_expr(d.adbin, d.adrelid), '')
+                   OPERATOR(pg_catalog.||) CASE WHEN a.attcollation OPERATOR(pg_catalog.=) ANY ('{0,100}'::pg_catalog.oid[]) THEN ''
+                                                ELSE ' collate ' OPERATOR(pg_catalog.||) a.attcollation::pg_catalog.regcollation::pg_catalog.text END,
                    ', ' ORDER BY a.attnum)
           INTO shape
           FROM pg_catalog.pg_attribute a
+          LEFT JOIN pg_catalog.pg_attrdef d
+            ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid AND d.adnum OPERATOR(pg_catalog.=) a.attnum
          WHERE a.attrelid OPERATOR(pg_catalog.=) existing
            AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
 
+        -- A permanent table: an unlogged one would lose offsets in a crash.
         IF (shape OPERATOR(pg_catalog.=) 'eventId text not null, handlerName text not null, '
-                                        'appliedAt timestamp(3) without time zone not null, payloadHash text') IS NOT TRUE
+                                        'appliedAt timestamp(3) without time zone not null default CURRENT_TIMESTAMP, '
+                                        'payloadHash text') IS NOT TRUE
+           OR (SELECT c.relpersistence FROM pg_catalog.pg_class c
+                WHERE c.oid OPERATOR(pg_catalog.=) existing) OPERATOR(pg_catalog.<>) 'p'
            OR NOT EXISTS (
                 SELECT FROM pg_catalog.pg_class c
                   JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) c.oid
@@ -47,7 +59,10 @@ BEGIN
         THEN
             RAISE EXCEPTION 'table %.projection_offset exists and does not have the shape of an offset table', '@extschema@'
                 USING ERRCODE = 'duplicate_table',
-                      DETAIL = pg_catalog.format('Its columns are: %s.', shape),
+                      DETAIL = pg_catalog.format('Its columns are: %s.%s', shape,
+                          CASE WHEN (SELECT c.relpersistence FROM pg_catalog.pg_class c
+                                      WHERE c.oid OPERATOR(pg_catalog.=) existing) OPERATOR(pg_catalog.=) 'p'
+                               THEN '' ELSE ' It is not a permanent (logged) table.' END),
                       HINT = 'Rename or drop it, or give it the columns, primary key and types of the projection_offset migration.';
         END IF;
         -- Ownership itself, not membership: a superuser must not adopt a

@@ -49,6 +49,27 @@ CREATE EXTENSION projection_offset;
 DROP TABLE projection_offset;
 DROP FUNCTION adopt_trigger();
 
+-- So are an unlogged table (a crash would lose its offsets) and a table
+-- whose "appliedAt" has no default (every claim would fail).
+CREATE UNLOGGED TABLE "projection_offset" (
+    "eventId" TEXT NOT NULL,
+    "handlerName" TEXT NOT NULL,
+    "appliedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "payloadHash" TEXT,
+    CONSTRAINT "projection_offset_pkey" PRIMARY KEY ("eventId", "handlerName")
+);
+CREATE EXTENSION projection_offset;
+DROP TABLE projection_offset;
+CREATE TABLE "projection_offset" (
+    "eventId" TEXT NOT NULL,
+    "handlerName" TEXT NOT NULL,
+    "appliedAt" TIMESTAMP(3) NOT NULL,
+    "payloadHash" TEXT,
+    CONSTRAINT "projection_offset_pkey" PRIMARY KEY ("eventId", "handlerName")
+);
+CREATE EXTENSION projection_offset;
+DROP TABLE projection_offset;
+
 -- So is a table that another role owns, even for a superuser.
 CREATE ROLE regress_adopt_owner;
 CREATE TABLE "projection_offset" (

@@ -93,3 +93,18 @@ SELECT apply_with_offset('evt-6', 'follow', 'follow_up(text,jsonb)', '{}');
 SELECT apply_with_offset('evt-6', 'follow', 'follow_up(text,jsonb)', '{}');
 SELECT event_id FROM follow_ups ORDER BY 1;
 SELECT "eventId" FROM projection_offset WHERE "handlerName" = 'follow' ORDER BY 1;
+
+-- A SQL projector that failed inside a savepoint is called afresh after the
+-- rollback to it: nothing of the failed call is resumed.
+CREATE TABLE once_only (id int PRIMARY KEY);
+CREATE FUNCTION insert_once(event_id text, payload jsonb) RETURNS void
+LANGUAGE sql AS $$ INSERT INTO once_only VALUES ((payload->>'id')::int) $$;
+BEGIN;
+SELECT apply_with_offset('sp-1', 'savepoints', 'insert_once(text,jsonb)', '{"id": 1}');
+SAVEPOINT before_duplicate;
+SELECT apply_with_offset('sp-2', 'savepoints', 'insert_once(text,jsonb)', '{"id": 1}');
+ROLLBACK TO SAVEPOINT before_duplicate;
+SELECT apply_with_offset('sp-3', 'savepoints', 'insert_once(text,jsonb)', '{"id": 3}');
+COMMIT;
+SELECT id FROM once_only ORDER BY id;
+SELECT "eventId" FROM projection_offset WHERE "handlerName" = 'savepoints' ORDER BY 1;

@@ -48,6 +48,12 @@ SELECT event_id FROM ops_applied;
 SELECT offset_claim('p-7', 'ops-c', 7, 'not-the-hash');
 \echo :LAST_ERROR_SQLSTATE
 
+-- Below the checkpoint, a row not yet pruned still has its hash compared.
+SELECT offset_claim('p-8', 'ops-c', 8, 'hash-8'), offset_checkpoint('ops-c', 9);
+SELECT offset_claim('p-8', 'ops-c', 8, 'hash-8');
+SELECT offset_claim('p-8', 'ops-c', 8, 'other-hash');
+\echo :LAST_ERROR_SQLSTATE
+
 -- Resetting a handler drops its checkpoint too, so a rebuild applies all.
 SELECT offset_reset('ops-c');
 SELECT offset_claim('p-1', 'ops-c', 1);

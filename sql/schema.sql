@@ -38,6 +38,18 @@ SELECT offsets.apply_with_offset('s-4', 'schema-test', 'public.hit(text,jsonb)',
 SELECT offsets.apply_with_offset('s-4', 'schema-test', 'public.hit(text,jsonb)', '{"a": 1}');
 SELECT offsets.apply_with_offset('s-4', 'schema-test', 'public.hit(text,jsonb)', '{"a": 2}');
 
+-- The harness too, with look-alike types as well: a text domain whose check
+-- would run hostile code.
+CREATE FUNCTION hostile.trap(value pg_catalog.text) RETURNS pg_catalog.bool
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hostile type used'; END $$;
+CREATE DOMAIN hostile.text AS pg_catalog.text CHECK (hostile.trap(VALUE));
+CREATE DOMAIN hostile.jsonb AS pg_catalog.jsonb CHECK (hostile.trap(VALUE::pg_catalog.text));
+CREATE FUNCTION public.claiming(event_id pg_catalog.text, payload pg_catalog.jsonb) RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM offsets.offset_claim(event_id, 'schema-harness'); END $$;
+SELECT * FROM offsets.assert_projector_idempotent('public.claiming(pg_catalog.text,pg_catalog.jsonb)',
+    '[{"event_id": "s-h1", "payload": {"a": 1}}, {"event_id": "s-h2"}]', 3,
+    'SELECT pg_catalog.count(*) FROM public.schema_hits');
+
 RESET search_path;
 SELECT count(*) AS hostile_rows FROM hostile.projection_offset;
 SELECT "eventId" FROM offsets.projection_offset ORDER BY 1;

@@ -78,16 +78,18 @@ bool classify(SpiConnection& spi, const ClaimRequest& request) {
     const OffsetKey& key = request.key;
     for (int attempt = 0; attempt < kClaimAttempts; ++attempt) {
         Attempt result = try_insert(spi, request);
-        switch (result.insert) {
-            case Insert::Recorded: return true;
-            case Insert::BelowCheckpoint: return false;
-            case Insert::Existing: break;
-        }
+        if (result.insert == Insert::Recorded) return true;
         // Without a given hash there is nothing to compare: a re-delivery.
         if (!request.payload_hash.view) return false;
-        // A row committed after the statement's snapshot is read with a new one.
+        // A row committed after the statement's snapshot is read with a new
+        // one. Below the checkpoint the row may be pruned already; while it
+        // is there, its hash is compared as the batch form compares it.
+        const bool below = result.insert == Insert::BelowCheckpoint;
         StoredHash stored = result.stored.found ? std::move(result.stored) : read_stored_hash(spi, key);
-        if (!stored.found) continue;
+        if (!stored.found) {
+            if (below) return false;
+            continue;
+        }
         if (classify_existing(stored.hash(), request.payload_hash.view) == ClaimOutcome::Divergent) {
             counters::add(*key.handler_name.view, {0, 0, 1});
             raise(divergence_problem(*key.event_id.view, *key.handler_name.view, stored.copy,

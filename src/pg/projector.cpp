@@ -170,10 +170,18 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
 const Projector& resolve_projector(Oid oid, bool batch) {
     delete_retired();
     CacheEntry& entry = cache[oid];
-    if (!entry.valid) {
+    if (!entry.valid || entry.projector.failed) {
         entry.execute_checked_for = InvalidOid;
-        describe(oid, entry.projector, batch);
+        // Marked valid before the catalog is read, so that an invalidation
+        // arriving during describe() is not overwritten.
         entry.valid = true;
+        entry.projector.failed = false;
+        try {
+            describe(oid, entry.projector, batch);
+        } catch (...) {
+            entry.valid = false;
+            throw;
+        }
     }
     check_execute_privilege(entry);
     return entry.projector;
@@ -203,7 +211,7 @@ namespace {
 void invoke(const Projector& projector, const ErrorContextArgs& context, int nargs, const Datum* args,
             const bool* nulls, Oid collation) {
     FmgrInfo* flinfo = projector.flinfo;
-    if (projector.running > 0) {
+    if (projector.running > 0 || projector.failed || flinfo == nullptr) {
         const Oid oid = projector.oid;
         flinfo = pg_call([&]() noexcept {
             auto* own = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo)));
@@ -212,6 +220,15 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
         });
     }
     RunningCall running(projector);
+    // A function handler may keep the failed call's state in fn_extra (a SQL
+    // function keeps its half-run query), and a savepoint rollback does not
+    // reset it: after an error the cached FmgrInfo is never called again.
+    struct MarkFailedOnError {
+        const Projector& projector;
+        ~MarkFailedOnError() {
+            if (std::uncaught_exceptions() > 0) projector.failed = true;
+        }
+    } mark{projector};
     pg_call([&]() noexcept {
         ErrorContextCallback callback;
         callback.callback = projector_error_context;

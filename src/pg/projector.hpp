@@ -20,6 +20,8 @@ struct Projector {
     // applies further events with itself) gets an FmgrInfo of its own, since
     // a function handler keeps the running call's state in fn_extra.
     mutable int running = 0;
+    // A call raised an error: the FmgrInfo is replaced before the next call.
+    mutable bool failed = false;
 };
 
 // Checks shape and EXECUTE privilege for the current user; the catalog part

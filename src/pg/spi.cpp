@@ -152,18 +152,22 @@ const StatementSpec& spec(Statement statement) {
          "  WHERE" PO_KEY_IS("p", "gone.\"eventId\"", "$1") ")"
          " SELECT pg_catalog.count(*) FROM gone",
          2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT},
-        // PruneToCheckpoint
+        // PruneToCheckpoint: offsets first, then positions, the order in
+        // which Release, Reset and Prune lock rows, so that they cannot
+        // deadlock with each other.
         {"WITH cp AS ("
          "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
          "  WHERE c.\"handlerName\"" PO_EQ "$1),"
-         " unpositioned AS ("
-         "  DELETE FROM %1$s.projection_offset_position p USING cp"
+         " doomed AS ("
+         "  SELECT p.\"eventId\" FROM %1$s.projection_offset_position p, cp"
          "  WHERE p.\"handlerName\"" PO_EQ "$1"
-         "  AND p.\"position\" OPERATOR(pg_catalog.<=) cp.\"position\""
-         "  RETURNING p.\"eventId\"),"
+         "  AND p.\"position\" OPERATOR(pg_catalog.<=) cp.\"position\"),"
          " gone AS ("
-         "  DELETE FROM %1$s.projection_offset o USING unpositioned"
-         "  WHERE" PO_KEY_IS("o", "unpositioned.\"eventId\"", "$1") "RETURNING 1)"
+         "  DELETE FROM %1$s.projection_offset o USING doomed"
+         "  WHERE" PO_KEY_IS("o", "doomed.\"eventId\"", "$1") "RETURNING o.\"eventId\"),"
+         " unpositioned AS ("
+         "  DELETE FROM %1$s.projection_offset_position p USING doomed"
+         "  WHERE" PO_KEY_IS("p", "doomed.\"eventId\"", "$1") ")"
          " SELECT pg_catalog.count(*) FROM gone",
          1, {TEXTOID}, SPI_OK_SELECT},
         // Checkpoint: it only moves forward.
@@ -199,8 +203,13 @@ void drop_plans() {
     cache.stale = false;
 }
 
+// Statements of ours now executing: a trigger or default on the extension's
+// tables may call the extension again, and an invalidation processed meanwhile
+// must not free a plan that an outer call is still running.
+int executing = 0;
+
 SPIPlanPtr prepared(Statement statement, Oid nsp) {
-    if (cache.stale || cache.nsp != nsp) {
+    if ((cache.stale || cache.nsp != nsp) && executing == 0) {
         drop_plans();
         cache.nsp = nsp;
     }
@@ -257,6 +266,10 @@ uint64_t SpiConnection::execute(Statement statement, const Datum* values, const 
                                 long limit) {
     SPIPlanPtr plan = prepared(statement, nsp_);
     const int expected = spec(statement).expected;
+    struct Executing {
+        Executing() { ++executing; }
+        ~Executing() { --executing; }
+    } running;
     return pg_call([&]() noexcept {
         int rc = SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, limit);
         if (rc != expected) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
