@@ -113,36 +113,41 @@ std::vector<Item> read_events(FunctionCallInfo fcinfo, int n) {
     return items;
 }
 
+// A one-dimensional SQL array of values (nulls may be null for none).
+Datum sql_array(std::vector<Datum>& values, const bool* nulls, Oid type) {
+    const int count = static_cast<int>(values.size());
+    return pg_call([&]() noexcept {
+        int16 len;
+        bool byval;
+        char align;
+        get_typlenbyvalalign(type, &len, &byval, &align);
+        int dims[1] = {count};
+        int lbs[1] = {1};
+        return PointerGetDatum(count == 0 ? construct_empty_array(type)
+                                          : construct_md_array(values.data(), const_cast<bool*>(nulls), 1,
+                                                               dims, lbs, type, len, byval, align));
+    });
+}
+
 // The three parallel arrays ClaimBatch takes: ids, hashes, positions.
 struct BatchArrays {
     Datum ids, hashes, positions;
 };
 
 BatchArrays to_arrays(const std::vector<Item>& items) {
-    const int count = static_cast<int>(items.size());
+    const size_t count = items.size();
     std::vector<Datum> ids(count), hashes(count), positions(count);
-    std::unique_ptr<bool[]> hash_nulls(new bool[count ? count : 1]);
-    std::unique_ptr<bool[]> position_nulls(new bool[count ? count : 1]);
-    for (int i = 0; i < count; ++i) {
+    std::unique_ptr<bool[]> hash_nulls(new bool[count + 1]);
+    std::unique_ptr<bool[]> position_nulls(new bool[count + 1]);
+    for (size_t i = 0; i < count; ++i) {
         ids[i] = items[i].event_id.datum;
         hashes[i] = items[i].hash.datum;
         hash_nulls[i] = !items[i].hash.view;
         positions[i] = items[i].position ? Int64GetDatum(*items[i].position) : 0;
         position_nulls[i] = !items[i].position;
     }
-    return pg_call([&]() noexcept {
-        int dims[1] = {count};
-        int lbs[1] = {1};
-        auto array = [&](Datum* values, bool* nulls, Oid type, int len, bool byval, char align) {
-            return PointerGetDatum(count == 0 ? construct_empty_array(type)
-                                              : construct_md_array(values, nulls, 1, dims, lbs, type,
-                                                                   len, byval, align));
-        };
-        return BatchArrays{array(ids.data(), nullptr, TEXTOID, -1, false, TYPALIGN_INT),
-                           array(hashes.data(), hash_nulls.get(), TEXTOID, -1, false, TYPALIGN_INT),
-                           array(positions.data(), position_nulls.get(), INT8OID, 8, FLOAT8PASSBYVAL,
-                                 TYPALIGN_DOUBLE)};
-    });
+    return BatchArrays{sql_array(ids, nullptr, TEXTOID), sql_array(hashes, hash_nulls.get(), TEXTOID),
+                       sql_array(positions, position_nulls.get(), INT8OID)};
 }
 
 // The ids and payloads of the events to apply, for a set projector.
@@ -151,38 +156,23 @@ struct AppliedArrays {
 };
 
 AppliedArrays applied_arrays(const std::vector<Item>& items, const std::vector<size_t>& to_apply) {
-    const int count = static_cast<int>(to_apply.size());
+    const size_t count = to_apply.size();
     std::vector<Datum> ids(count), payloads(count);
-    std::unique_ptr<bool[]> payload_nulls(new bool[count]);
-    for (int i = 0; i < count; ++i) {
+    std::unique_ptr<bool[]> payload_nulls(new bool[count + 1]);
+    for (size_t i = 0; i < count; ++i) {
         const Item& item = items[to_apply[i]];
         ids[i] = item.event_id.datum;
         payloads[i] = item.payload;
         payload_nulls[i] = !item.has_payload;
     }
-    return pg_call([&]() noexcept {
-        int dims[1] = {count};
-        int lbs[1] = {1};
-        return AppliedArrays{
-            PointerGetDatum(construct_md_array(ids.data(), nullptr, 1, dims, lbs, TEXTOID, -1, false,
-                                               TYPALIGN_INT)),
-            PointerGetDatum(construct_md_array(payloads.data(), payload_nulls.get(), 1, dims, lbs,
-                                               JSONBOID, -1, false, TYPALIGN_INT))};
-    });
+    return AppliedArrays{sql_array(ids, nullptr, TEXTOID), sql_array(payloads, payload_nulls.get(), JSONBOID)};
 }
 
 // Copies column `column` of every row of the last SPI result.
-std::vector<std::optional<std::string>> column_strings(uint64_t rows, int column) {
+std::vector<std::optional<std::string>> column_strings(SpiConnection& spi, uint64_t rows, int column) {
     std::vector<std::optional<std::string>> out;
     out.reserve(rows);
-    for (uint64_t row = 0; row < rows; ++row) {
-        text* t = pg_call([&]() noexcept {
-            bool isnull = true;
-            Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
-            return isnull ? static_cast<text*>(nullptr) : DatumGetTextPP(d);
-        });
-        out.push_back(t ? std::optional<std::string>(std::string(text_view(t))) : std::nullopt);
-    }
+    for (uint64_t row = 0; row < rows; ++row) out.push_back(spi.text_at(row, column));
     return out;
 }
 
@@ -224,7 +214,7 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
         Datum values[3] = {arrays.ids, arrays.hashes, handler.datum};
         claimed = spi.execute(Statement::ClaimBatch, values, nullptr);
     }
-    const auto recorded_ids = column_strings(claimed, 1);
+    const auto recorded_ids = column_strings(spi, claimed, 1);
     std::unordered_set<std::string_view> recorded;
     for (const auto& id : recorded_ids) recorded.insert(*id);
 
@@ -235,8 +225,8 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
     if (any_hash) {
         Datum values[2] = {arrays.ids, handler.datum};
         const uint64_t rows = spi.execute(Statement::StoredHashes, values, nullptr);
-        stored_ids = column_strings(rows, 1);
-        stored_values = column_strings(rows, 2);
+        stored_ids = column_strings(spi, rows, 1);
+        stored_values = column_strings(spi, rows, 2);
         for (uint64_t r = 0; r < rows; ++r) {
             stored[*stored_ids[r]] = stored_values[r] ? SqlText(*stored_values[r]) : std::nullopt;
         }

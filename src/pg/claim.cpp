@@ -16,32 +16,15 @@ constexpr int kClaimAttempts = 3;
 
 struct StoredHash {
     bool found = false;
-    bool is_null = true;
-    std::string copy;  // owns the bytes: SPI memory is per statement
+    std::optional<std::string> value;  // NULL when the pair has no hash
 
-    SqlText hash() const { return is_null ? SqlText{} : SqlText{copy}; }
+    SqlText hash() const { return value ? SqlText{*value} : SqlText{}; }
 };
-
-// Copies column `column` of the first row of the last result as a hash.
-StoredHash hash_in_result(int column) {
-    StoredHash out;
-    out.found = true;
-    text* t = pg_call([&]() noexcept {
-        bool isnull = true;
-        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
-        return isnull ? static_cast<text*>(nullptr) : DatumGetTextPP(d);
-    });
-    if (t) {
-        out.is_null = false;
-        out.copy.assign(text_view(t));
-    }
-    return out;
-}
 
 StoredHash read_stored_hash(SpiConnection& spi, const OffsetKey& key) {
     Datum values[2] = {key.event_id.datum, key.handler_name.datum};
     if (spi.execute(Statement::StoredHash, values, nullptr, 1) == 0) return StoredHash{};
-    return hash_in_result(1);
+    return StoredHash{true, spi.text_at(0, 1)};
 }
 
 enum class Insert { Recorded, Existing, BelowCheckpoint };
@@ -71,7 +54,7 @@ Attempt try_insert(SpiConnection& spi, const ClaimRequest& request) {
     }
     if (spi.execute(Statement::ClaimOneHashed, values, nulls) == 0) return Attempt{Insert::Existing, {}};
     if (spi.first_bool(1)) return Attempt{Insert::Recorded, {}};
-    return Attempt{Insert::Existing, hash_in_result(2)};
+    return Attempt{Insert::Existing, StoredHash{true, spi.text_at(0, 2)}};
 }
 
 bool classify(SpiConnection& spi, const ClaimRequest& request) {
@@ -92,7 +75,7 @@ bool classify(SpiConnection& spi, const ClaimRequest& request) {
         }
         if (classify_existing(stored.hash(), request.payload_hash.view) == ClaimOutcome::Divergent) {
             counters::add(*key.handler_name.view, {0, 0, 1});
-            raise(divergence_problem(*key.event_id.view, *key.handler_name.view, stored.copy,
+            raise(divergence_problem(*key.event_id.view, *key.handler_name.view, *stored.value,
                                      *request.payload_hash.view));
         }
         return false;

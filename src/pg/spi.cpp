@@ -293,6 +293,16 @@ bool SpiConnection::first_bool(int column) {
     });
 }
 
+std::optional<std::string> SpiConnection::text_at(uint64_t row, int column) {
+    text* t = pg_call([&]() noexcept {
+        bool isnull = true;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
+        return isnull ? static_cast<text*>(nullptr) : DatumGetTextPP(d);
+    });
+    if (!t) return std::nullopt;
+    return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
 void SpiConnection::finish() {
     pg_call([]() noexcept { SPI_finish(); });
 }

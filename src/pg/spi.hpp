@@ -44,6 +44,9 @@ public:
     // The first column of the first row of the last result, as int64 or bool.
     int64_t first_int64();
     bool first_bool(int column = 1);
+    // A text column of the last result, copied out of SPI memory, which
+    // lasts one statement; empty when NULL.
+    std::optional<std::string> text_at(uint64_t row, int column);
 
 private:
     Oid nsp_;
