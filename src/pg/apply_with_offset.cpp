@@ -1,5 +1,5 @@
 // SQL entry point apply_with_offset(text, text, regprocedure, jsonb).
-#include "claim.hpp"
+#include "claim_pair.hpp"
 #include "payload_hash.hpp"
 #include "projector.hpp"
 

@@ -1,5 +1,5 @@
 // Library load: settings, shared-memory counters, cache invalidation hooks.
-#include "counters.hpp"
+#include "projection_offset_counters.hpp"
 #include "projector.hpp"
 #include "spi.hpp"
 

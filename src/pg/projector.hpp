@@ -4,7 +4,7 @@
 #include <string>
 
 #include "args.hpp"
-#include "../core/projector.hpp"
+#include "../core/projector_shape.hpp"
 
 namespace po::pg {
 

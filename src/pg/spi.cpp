@@ -66,7 +66,7 @@ const StatementSpec& spec(Statement statement) {
         {"SELECT o.\"payloadHash\" FROM %1$s.projection_offset o"
          " WHERE" PO_KEY_IS("o", "$1", "$2"),
          2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
-        // ClaimMany: rows are inserted in a fixed (C collation) order so that
+        // ClaimBatchIds: rows are inserted in a fixed (C collation) order so that
         // two batches sharing ids wait on each other in the same order and
         // cannot deadlock; the result keeps the order of first appearance.
         {"WITH input AS ("
@@ -83,7 +83,7 @@ const StatementSpec& spec(Statement statement) {
          " ORDER BY input.ord",
          2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimBatch: the first occurrence of each id carries its hash; same
-        // lock order as ClaimMany.
+        // lock order as ClaimBatchIds.
         {"WITH firsts AS ("
          "  SELECT DISTINCT ON (u.id) u.id, u.hash"
          "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"

@@ -13,7 +13,7 @@ enum class Statement {
     ClaimOneHashed,     // the same, returning the stored hash of an existing pair
     ClaimOneAt,         // the same, for a claim that carries a position
     StoredHash,         // the recorded payloadHash of one pair, by primary key
-    ClaimMany,          // set-based INSERT of an id array, returning the ids recorded
+    ClaimBatchIds,      // set-based INSERT of an id array, returning the ids recorded
     ClaimBatch,         // set-based INSERT of ids and hashes
     ClaimBatchAt,       // the same, for batches where events carry positions
     StoredHashes,       // the recorded payloadHash of many ids of one handler

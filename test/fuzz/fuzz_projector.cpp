@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/projector.hpp"
+#include "core/projector_shape.hpp"
 #include "fuzz_check.hpp"
 
 using namespace po;

@@ -1,12 +1,12 @@
-// SQL entry point apply_with_offset(handler_name text, projector regprocedure,
+// SQL entry point apply_with_offset_batch(handler_name text, projector regprocedure,
 // events jsonb): claims a whole batch in set-based statements, then calls the
 // projector for each event recorded now, in array order, in one transaction
 // and without a subtransaction per event.
 #include <string>
 
 #include "../core/batch.hpp"
-#include "claim.hpp"
-#include "counters.hpp"
+#include "claim_pair.hpp"
+#include "projection_offset_counters.hpp"
 #include "payload_hash.hpp"
 #include "projector.hpp"
 
@@ -176,7 +176,7 @@ std::vector<std::optional<std::string>> column_strings(SpiConnection& spi, uint6
     return out;
 }
 
-Datum apply_batch(FunctionCallInfo fcinfo) {
+Datum apply_with_offset_batch(FunctionCallInfo fcinfo) {
     TextArg handler = text_arg(fcinfo, 0);
     check(check_handler_name(handler.view));
     const Projector& projector = projector_arg(fcinfo, 1, true);
@@ -258,4 +258,7 @@ Datum apply_batch(FunctionCallInfo fcinfo) {
 
 }  // namespace po::pg
 
-PO_SQL_FUNCTION(po_apply_batch, po::pg::apply_batch)
+PO_SQL_FUNCTION(po_apply_with_offset_batch, po::pg::apply_with_offset_batch)
+// The symbol of apply_with_offset(text, regprocedure, jsonb), which the 1.1
+// install script names.
+PO_SQL_FUNCTION(po_apply_batch, po::pg::apply_with_offset_batch)

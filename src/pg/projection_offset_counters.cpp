@@ -1,4 +1,4 @@
-#include "counters.hpp"
+#include "projection_offset_counters.hpp"
 
 #include "../core/validate.hpp"
 
@@ -203,6 +203,10 @@ void add(std::string_view handler_name, const Delta& delta) {
 
 }  // namespace po::pg::counters
 
-PO_SQL_FUNCTION(po_counters, po::pg::counters::read_counters)
+PO_SQL_FUNCTION(po_projection_offset_counters, po::pg::counters::read_counters)
 
+PO_SQL_FUNCTION(po_projection_offset_counters_reset, po::pg::counters::reset_counters)
+
+// The symbols the 1.1 install script names.
+PO_SQL_FUNCTION(po_counters, po::pg::counters::read_counters)
 PO_SQL_FUNCTION(po_counters_reset, po::pg::counters::reset_counters)

@@ -20,4 +20,11 @@ struct ClaimRequest {
 // stored and the given hash exist and differ.
 bool claim_pair(SpiConnection& spi, const ClaimRequest& request);
 
+// The payload_hash argument n of offset_claim and offset_claim_at: NULL or
+// a non-empty text.
+TextArg payload_hash_arg(FunctionCallInfo fcinfo, int n);
+
+// Claims one pair in a connection of its own and returns the SQL boolean.
+Datum claim_pair_datum(FunctionCallInfo fcinfo, const ClaimRequest& request);
+
 }  // namespace po::pg

@@ -1,4 +1,4 @@
-#include "core/projector.hpp"
+#include "core/projector_shape.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
-#include "claim.hpp"
+#include "claim_pair.hpp"
 
 #include <string>
 
 #include "../core/outcome.hpp"
-#include "counters.hpp"
+#include "projection_offset_counters.hpp"
 
 namespace po::pg {
 
@@ -93,6 +93,22 @@ bool claim_pair(SpiConnection& spi, const ClaimRequest& request) {
     counters::add(*request.key.handler_name.view, recorded ? counters::Delta{1, 0, 0}
                                                            : counters::Delta{0, 1, 0});
     return recorded;
+}
+
+TextArg payload_hash_arg(FunctionCallInfo fcinfo, int n) {
+    TextArg hash = text_arg(fcinfo, n);
+    if (hash.view && hash.view->empty()) {
+        raise(Problem{sqlstate::invalid_parameter_value, "payload_hash must not be empty", "",
+                      "Pass NULL when the payload has no hash."});
+    }
+    return hash;
+}
+
+Datum claim_pair_datum(FunctionCallInfo fcinfo, const ClaimRequest& request) {
+    SpiConnection spi(extension_namespace(fcinfo));
+    bool recorded = claim_pair(spi, request);
+    spi.finish();
+    return BoolGetDatum(recorded);
 }
 
 }  // namespace po::pg

@@ -1,4 +1,4 @@
-#include "projector.hpp"
+#include "projector_shape.hpp"
 
 namespace po {
 

@@ -1,0 +1,30 @@
+#include "handler_statement.hpp"
+
+namespace po::pg {
+
+TextArg handler_arg(FunctionCallInfo fcinfo, int n) {
+    TextArg handler = text_arg(fcinfo, n);
+    check(check_handler_name(handler.view));
+    return handler;
+}
+
+int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values) {
+    SpiConnection spi(extension_namespace(fcinfo));
+    spi.execute(statement, values, nullptr, 0);
+    int64_t count = spi.first_int64();
+    spi.finish();
+    return count;
+}
+
+int64_t run_for_handler(FunctionCallInfo fcinfo, Statement statement, const char* second_arg) {
+    Datum values[2] = {handler_arg(fcinfo, 0).datum, 0};
+    if (second_arg) {
+        if (PG_ARGISNULL(1)) {
+            raise(Problem{sqlstate::null_value_not_allowed, std::string(second_arg) + " must not be null", "", ""});
+        }
+        values[1] = PG_GETARG_DATUM(1);
+    }
+    return run_count(fcinfo, statement, values);
+}
+
+}  // namespace po::pg

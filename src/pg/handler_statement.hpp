@@ -1,0 +1,21 @@
+// Running one of the extension's statements over a handler's offsets, for
+// offset_release, offset_reset, offset_prune and offset_checkpoint: each
+// statement returns a single bigint.
+#pragma once
+
+#include "args.hpp"
+#include "spi.hpp"
+
+namespace po::pg {
+
+// The handler_name argument n, validated.
+TextArg handler_arg(FunctionCallInfo fcinfo, int n);
+
+// Runs statement with values and returns its single bigint result.
+int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values);
+
+// Runs statement over the handler in argument 0 and, when second_arg names
+// it, argument 1, which must not be NULL.
+int64_t run_for_handler(FunctionCallInfo fcinfo, Statement statement, const char* second_arg = nullptr);
+
+}  // namespace po::pg

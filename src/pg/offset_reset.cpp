@@ -1,0 +1,16 @@
+// SQL entry point offset_reset(handler_name text) RETURNS bigint.
+#include "handler_statement.hpp"
+
+namespace po::pg {
+
+namespace {
+
+Datum offset_reset(FunctionCallInfo fcinfo) {
+    return Int64GetDatum(run_for_handler(fcinfo, Statement::Reset));
+}
+
+}  // namespace
+
+}  // namespace po::pg
+
+PO_SQL_FUNCTION(po_offset_reset, po::pg::offset_reset)
