@@ -7,11 +7,11 @@ namespace po::pg {
 namespace {
 
 Datum offset_prune(FunctionCallInfo fcinfo) {
-    return Int64GetDatum(run_for_handler(fcinfo, Statement::Prune, "older_than"));
+    return int64_datum(run_for_handler(fcinfo, Statement::Prune, "older_than"));
 }
 
 Datum offset_prune_to_checkpoint(FunctionCallInfo fcinfo) {
-    return Int64GetDatum(run_for_handler(fcinfo, Statement::PruneToCheckpoint));
+    return int64_datum(run_for_handler(fcinfo, Statement::PruneToCheckpoint));
 }
 
 }  // namespace
