@@ -11,10 +11,13 @@
 #   sql    hand-written: INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING
 #          into projection_offset, and one UPDATE … FROM of the read model
 #          for the events recorded now
-#   set    apply_with_offset_batch with a set projector (text[], jsonb[])
-#          doing that UPDATE … FROM for the events it is given
 #   each   apply_with_offset_batch with a per-event PL/pgSQL projector
 #          (one UPDATE per event)
+#   set    apply_with_offset_batch with a set projector (text[], jsonb[]) in
+#          LANGUAGE sql doing that UPDATE … FROM for the events it is given
+#   set-plpgsql  the same set projector in PL/pgSQL, which copies its array
+#          arguments (it expands them, and its plans take parameter values
+#          as constants): the difference from "set" is the language's
 # Every way records the same rows (hash included) into an empty offset table.
 # Prints, per way, the growth of VmHWM during the statement and its ratio to
 # the hand-written one. VmHWM counts shared buffers the backend touched as
@@ -23,12 +26,16 @@
 # Against a running server when PGHOST is set (superuser; it reads
 # /proc/self/status with pg_read_file), else on a throwaway cluster of its
 # own on PO_PORT (default 54372). PO_BATCH_MEMORY_WAYS selects ways.
+# With PO_BATCH_MEMORY_BOUND (a ratio, e.g. 1.5) it also checks that each
+# way of PO_BATCH_MEMORY_CHECK (default "each set") grows by at most that
+# ratio times the hand-written way, and ends with
+# "batch-memory: N passed, N failed" and a non-zero status on failure.
 set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$BENCH/../scripts/common.sh"
 
 N=${1:-1000000}
-WAYS=${PO_BATCH_MEMORY_WAYS:-sql set each}
+WAYS=${PO_BATCH_MEMORY_WAYS:-sql each set set-plpgsql}
 DB=po_batch_memory
 [[ "$N" =~ ^[0-9]+$ ]] && [ "$N" -gt 0 ] || die "usage: $0 [N]"
 
@@ -60,6 +67,13 @@ BEGIN
 END
 \$\$;
 CREATE FUNCTION project_set(event_ids text[], payloads jsonb[]) RETURNS void
+LANGUAGE sql AS \$\$
+    UPDATE order_totals o SET total = o.total + s.amount, events = o.events + s.n
+      FROM (SELECT p->>'order' AS order_id, sum((p->>'amount')::bigint) AS amount, count(*) AS n
+              FROM unnest(payloads) AS p GROUP BY 1) s
+     WHERE o.order_id = s.order_id
+\$\$;
+CREATE FUNCTION project_set_plpgsql(event_ids text[], payloads jsonb[]) RETURNS void
 LANGUAGE plpgsql AS \$\$
 BEGIN
     UPDATE order_totals o SET total = o.total + s.amount, events = o.events + s.n
@@ -95,6 +109,7 @@ UPDATE order_totals o SET total = o.total + sums.amount, events = o.events + sum
 SQL
     ;;
     set) echo "SELECT apply_with_offset_batch('memory', 'project_set(text[],jsonb[])'::regprocedure, (SELECT events FROM events_doc))" ;;
+    set-plpgsql) echo "SELECT apply_with_offset_batch('memory', 'project_set_plpgsql(text[],jsonb[])'::regprocedure, (SELECT events FROM events_doc))" ;;
     each) echo "SELECT apply_with_offset_batch('memory', 'project_each(text,jsonb)'::regprocedure, (SELECT events FROM events_doc))" ;;
     *) die "unknown way $1" ;;
     esac
@@ -116,14 +131,29 @@ SQL
     rows=$(psql_db -At -c "SELECT count(*) FROM projection_offset")
     [ "$rows" = "$N" ] || die "$way recorded $rows offsets, not $N"
     growth[$way]=$((after - before))
-    printf '%-5s VmHWM %7d kB -> %7d kB: +%7d kB during the statement (%.1f s)\n' \
+    printf '%-11s VmHWM %7d kB -> %7d kB: +%7d kB during the statement (%.1f s)\n' \
         "$way" "$before" "$after" "${growth[$way]}" "$seconds"
 done
 
+passed=0
+failed=0
 if [ -n "${growth[sql]:-}" ]; then
     for way in $WAYS; do
         [ "$way" = sql ] && continue
-        printf '%-5s / sql: %.2f\n' "$way" "$(echo "scale=4; ${growth[$way]} / ${growth[sql]}" | bc)"
+        ratio=$(echo "scale=4; ${growth[$way]} / ${growth[sql]}" | bc)
+        verdict=
+        if [ -n "${PO_BATCH_MEMORY_BOUND:-}" ] && [[ " ${PO_BATCH_MEMORY_CHECK:-each set} " == *" $way "* ]]; then
+            if [ "$(echo "$ratio <= $PO_BATCH_MEMORY_BOUND" | bc)" = 1 ]; then
+                verdict=" (at most $PO_BATCH_MEMORY_BOUND: ok)"; passed=$((passed + 1))
+            else
+                verdict=" (at most $PO_BATCH_MEMORY_BOUND: FAILED)"; failed=$((failed + 1))
+            fi
+        fi
+        printf '%-11s / sql: %.2f%s\n' "$way" "$ratio" "$verdict"
     done
 fi
 [ -n "${PO_KEEP_DB:-}" ] || psql -X -q -d postgres -c "DROP DATABASE $DB"
+if [ -n "${PO_BATCH_MEMORY_BOUND:-}" ]; then
+    echo "batch-memory: $passed passed, $failed failed"
+    [ "$failed" = 0 ]
+fi

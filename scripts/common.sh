@@ -19,7 +19,7 @@ require_root() {
 # Debian packages the build and the tests need; installed only when missing.
 PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib
           build-essential g++ cmake libgtest-dev clang-14 llvm-14 libclang-rt-14-dev
-          gnuplot-nox libpq-dev)
+          gnuplot-nox libpq-dev python3-psycopg sqlsmith bc)
 
 ensure_packages() {
     local missing=()

@@ -82,6 +82,12 @@ void describe(Oid oid, Projector& out, bool batch) {
         ReleaseSysCache(tuple);
     });
     if (!facts.found) {
+        // A function dropped since it was last resolved (during a batch, say)
+        // is named as it was.
+        if (out.oid == oid && !out.name.empty()) {
+            raise(Problem{sqlstate::undefined_function, "projector function " + out.name + " does not exist", "",
+                          ""});
+        }
         raise(Problem{sqlstate::undefined_function,
                       "projector function with OID " + std::to_string(oid) + " does not exist", "", ""});
     }
