@@ -3,6 +3,7 @@
 #include "projection_offset_counters.hpp"
 #include "projector.hpp"
 #include "spi.hpp"
+#include "sql_projector.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -24,6 +25,7 @@ void on_role_change(Datum, int, uint32) { po::pg::invalidate_projector_privilege
 
 extern "C" void _PG_init(void) {
     po::pg::define_replaying_setting();
+    po::pg::define_sql_projector_setting();
     po::pg::counters::install_hooks();
     MarkGUCPrefixReserved("projection_offset");
 

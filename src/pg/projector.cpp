@@ -27,6 +27,7 @@ MemoryContext cache_cxt = nullptr;
 // FmgrInfo may be executing further up the stack (a projector that calls
 // apply_with_offset).
 std::vector<MemoryContext> retired;
+std::vector<SqlBody*> retired_bodies;
 int running_calls = 0;
 
 struct RunningCall {
@@ -46,11 +47,16 @@ private:
 };
 
 void delete_retired() {
-    if (running_calls > 0 || retired.empty()) return;
+    if (running_calls > 0) return;
     while (!retired.empty()) {
         MemoryContext doomed = retired.back();
         retired.pop_back();
         pg_call([&]() noexcept { MemoryContextDelete(doomed); });
+    }
+    while (!retired_bodies.empty()) {
+        SqlBody* doomed = retired_bodies.back();
+        retired_bodies.pop_back();
+        pg_call([&]() noexcept { sql_body_drop(doomed); });
     }
 }
 
@@ -78,6 +84,7 @@ struct CatalogFacts {
     char prokind;
     bool retset;
     bool strict;
+    bool sql_fast;
     int nargs;
     Oid argtypes[FUNC_MAX_ARGS];
 };
@@ -92,6 +99,7 @@ void describe(Oid oid, Projector& out, bool batch) {
         facts.prokind = proc->prokind;
         facts.retset = proc->proretset;
         facts.strict = proc->proisstrict;
+        facts.sql_fast = sql_body_eligible(tuple);
         facts.nargs = proc->pronargs;
         for (int i = 0; i < proc->pronargs; ++i) facts.argtypes[i] = proc->proargtypes.values[i];
         ReleaseSysCache(tuple);
@@ -114,11 +122,16 @@ void describe(Oid oid, Projector& out, bool batch) {
     out.shape = shape;
     out.form = std::get<CallForm>(verdict);
     out.strict = facts.strict;
+    out.sql_fast = facts.sql_fast;
     out.name = shape.display_name;
     if (out.cxt) {
         retired.push_back(out.cxt);
         out.cxt = nullptr;
         out.flinfo = nullptr;
+    }
+    if (out.sql_body) {
+        retired_bodies.push_back(out.sql_body);
+        out.sql_body = nullptr;
     }
     MemoryContext cxt = pg_call([&]() noexcept {
         if (!cache_cxt)
@@ -252,6 +265,12 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
             if (std::uncaught_exceptions() > 0) projector.failed = true;
         }
     } mark{projector};
+    // The kept plans serve the outermost call only: a nested call of the
+    // same projector, or one after an error, goes through fmgr_sql.
+    const bool fast = projector.sql_fast && cache_sql_projectors && projector.running == 1 &&
+                      !projector.failed && flinfo == projector.flinfo;
+    SqlBody** body_slot = &projector.sql_body;
+    const Oid oid = projector.oid;
     pg_call([&]() noexcept {
         ErrorContextCallback callback;
         callback.callback = projector_error_context;
@@ -259,6 +278,7 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
         callback.previous = error_context_stack;
         error_context_stack = &callback;
 
+        SqlBody* body = fast ? sql_body_ready(body_slot, oid, collation) : nullptr;
         LOCAL_FCINFO(call, 2);
         InitFunctionCallInfoData(*call, flinfo, nargs, collation, nullptr, nullptr);
         for (int i = 0; i < nargs; ++i) {
@@ -267,7 +287,10 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
         }
         PgStat_FunctionCallUsage usage;
         pgstat_init_function_usage(call, &usage);
-        (void)FunctionCallInvoke(call);
+        if (body)
+            sql_body_execute(body, nargs, args, nulls);
+        else
+            (void)FunctionCallInvoke(call);
         pgstat_end_function_usage(&usage, true);
 
         error_context_stack = callback.previous;

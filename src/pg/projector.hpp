@@ -4,6 +4,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "sql_projector.hpp"
 #include "../core/projector_shape.hpp"
 
 namespace po::pg {
@@ -22,6 +23,10 @@ struct Projector {
     mutable int running = 0;
     // A call raised an error: the FmgrInfo is replaced before the next call.
     mutable bool failed = false;
+    // A LANGUAGE sql projector whose body runs from kept plans (see
+    // sql_projector.hpp), prepared at its first call.
+    bool sql_fast = false;
+    mutable SqlBody* sql_body = nullptr;
 };
 
 // Checks shape and EXECUTE privilege for the current user; the catalog part
