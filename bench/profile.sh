@@ -96,7 +96,7 @@ if [ "$PERF" = 1 ]; then
     profile_case cte-fresh "$single/b_cte.sql" f- 1000000000000000
     profile_case cte-redelivery "$single/b_cte.sql" r- 100000
 fi
-HAVE_BATCH=$(psql -qAtX -d bench -c "SELECT to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') IS NOT NULL")
+HAVE_BATCH=$(psql -qAtX -d bench -c "SELECT to_regprocedure('apply_with_offset_batch(text,regprocedure,jsonb)') IS NOT NULL")
 psql -qAtX -d bench -c "SELECT bench_reset()" -c "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
 
 # Callgrind: the cluster is stopped and its data directory served by a
@@ -114,7 +114,7 @@ statement_for() {
         claim-fresh) echo "SELECT offset_claim('fc-$2', 'bench', bench_hash(bench_payload($2)))" ;;
         claim-redelivery) echo "SELECT offset_claim('r-$2', 'bench', bench_hash(bench_payload($2)))" ;;
         claim-nohash-fresh) echo "SELECT offset_claim('fn-$2', 'bench')" ;;
-        batch-apply-fresh) echo "SELECT apply_with_offset(handler_name => 'bench', projector => 'bench_project(text,jsonb)', events => (SELECT jsonb_agg(jsonb_build_object('event_id', 'fb-' || n, 'payload', bench_payload(n))) FROM generate_series($2 * 1000 + 1, $2 * 1000 + 1000) n))" ;;
+        batch-apply-fresh) echo "SELECT apply_with_offset_batch(handler_name => 'bench', projector => 'bench_project(text,jsonb)', events => (SELECT jsonb_agg(jsonb_build_object('event_id', 'fb-' || n, 'payload', bench_payload(n))) FROM generate_series($2 * 1000 + 1, $2 * 1000 + 1000) n))" ;;
     esac
 }
 
