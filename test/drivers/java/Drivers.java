@@ -420,6 +420,41 @@ public final class Drivers {
         check(hashes(id("f1"), batchApply).isEmpty() && applied(id("f1")) == 0 && applied(id("f2")) == 0,
                 "a failed batch stores nothing, not even its first event");
 
+        // --- which function each call reached
+        // With track_functions = 'all', pg_stat_xact_user_functions names every
+        // function the transaction called, with its argument types.
+        String resolved = handler("resolved");
+        conn.setAutoCommit(false);
+        try {
+            try (Statement st = conn.createStatement()) {
+                st.execute("SET LOCAL track_functions = 'all'");
+            }
+            call(apply4, str(id("r1")), str(resolved), str(sqlProjector), jsonb("{\"amount\": 1}"));
+            call("SELECT apply_with_offset(?, ?, ?) AS applied", str(id("r2")), str(resolved), str("public.drivers_project_sql"));
+            call(applyBatch, str(resolved), str(sqlProjector), jsonb("[{\"event_id\": \"" + id("r3") + "\"}]"));
+            call("SELECT offset_claim(?, ?, ?) AS recorded", str(id("r4")), str(resolved), str("aaaa"));
+            call("SELECT offset_claim_at(?, ?, ?) AS recorded", str(id("r5")), str(resolved), lng(5));
+            call("SELECT id FROM offset_claim_batch(?, ?) AS id", textArray(id("r6")), str(resolved));
+            List<String> found = new ArrayList<>();
+            for (Map<String, Object> row : query("SELECT funcid::regprocedure::text AS fn, calls FROM pg_stat_xact_user_functions"
+                    + " WHERE funcname IN ('apply_with_offset', 'apply_with_offset_batch', 'offset_claim',"
+                    + " 'offset_claim_at', 'offset_claim_batch') ORDER BY 1")) {
+                found.add(row.get("fn") + " x" + num(row.get("calls")));
+            }
+            current = null;
+            check(found.equals(List.of(
+                            "apply_with_offset(text,text,text,jsonb) x2",
+                            "apply_with_offset_batch(text,text,jsonb) x1",
+                            "offset_claim(text,text,text) x1",
+                            "offset_claim_at(text,text,bigint,text) x1",
+                            "offset_claim_batch(text[],text) x1")),
+                    "each call reached the function named for it; a projector string reached the text form (pg_stat_xact_user_functions)",
+                    found);
+            conn.commit();
+        } finally {
+            conn.setAutoCommit(true);
+        }
+
         // --- offset_replaying (one connection: the session)
         o = call("SELECT offset_replaying() AS replaying");
         check(Boolean.FALSE.equals(value(o)), "offset_replaying() is false by default", valueOrCode(o));

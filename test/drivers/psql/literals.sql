@@ -132,6 +132,24 @@ SELECT pg_temp.record(:'call', :'r', :'LAST_ERROR_SQLSTATE') AS o \gset
 SELECT pg_temp.check(:'o' = '1' AND pg_temp.applied('psql-e1') = 1 AND pg_temp.applied('psql-e3') = 1,
                      'with named arguments, a re-delivered batch applies only the new event', :'o');
 
+-- Which function each call reached: with track_functions = 'all',
+-- pg_stat_xact_user_functions names every function the transaction called.
+BEGIN;
+SET LOCAL track_functions = 'all';
+SELECT apply_with_offset('psql-r1', 'psql:resolved', 'public.drivers_project_sql(text,jsonb)', '{"amount": 1}') AS o \gset
+SELECT apply_with_offset('psql-r2', 'psql:resolved', 'public.drivers_project_sql') AS o \gset
+SELECT apply_with_offset_batch('psql:resolved', 'public.drivers_project_sql(text,jsonb)', '[{"event_id": "psql-r3"}]') AS o \gset
+SELECT offset_claim('psql-r4', 'psql:resolved', 'aaaa') AS o \gset
+SELECT offset_claim_at('psql-r5', 'psql:resolved', 5) AS o \gset
+SELECT count(*) AS o FROM offset_claim_batch('{psql-r6}', 'psql:resolved') \gset
+SELECT string_agg(funcid::regprocedure::text || ' x' || calls, ', ' ORDER BY funcid::regprocedure::text) AS o
+FROM pg_stat_xact_user_functions
+WHERE funcname IN ('apply_with_offset', 'apply_with_offset_batch', 'offset_claim', 'offset_claim_at', 'offset_claim_batch') \gset
+COMMIT;
+SELECT pg_temp.check(:'o' = 'apply_with_offset(text,text,text,jsonb) x2, apply_with_offset_batch(text,text,jsonb) x1, '
+                            'offset_claim(text,text,text) x1, offset_claim_at(text,text,bigint,text) x1, offset_claim_batch(text[],text) x1',
+                     'each call reached the function named for it; a projector string reached the text form (pg_stat_xact_user_functions)', :'o');
+
 -- offset_replaying
 \set call 'SELECT offset_replaying()'
 \set r '<error>'

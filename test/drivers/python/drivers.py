@@ -16,6 +16,7 @@ failed.
 """
 
 import asyncio
+import contextlib
 import datetime
 import json
 import re
@@ -126,6 +127,11 @@ class Psycopg:
         cur.execute(self.text(sql), [self.param(v) for v in values], prepare=self.prepare)
         return cur.rowcount
 
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        with self.conn.transaction():
+            yield
+
     def sqlstate(self, err):
         return err.sqlstate if isinstance(err, self.psycopg.Error) else None
 
@@ -164,6 +170,11 @@ class Asyncpg:
         status = await self.conn.execute(sql, *[self.param(v) for v in values])
         last = status.split()[-1]
         return int(last) if last.isdigit() else 0
+
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        async with self.conn.transaction():
+            yield
 
     def sqlstate(self, err):
         return err.sqlstate if isinstance(err, self.asyncpg.PostgresError) else None
@@ -417,6 +428,32 @@ async def run_scenario(d, r):
     projector_error(o, "PX042", batch_apply, id_("f2"))
     r.check(await hashes(id_("f1"), batch_apply) == [] and await applied(id_("f1")) == 0 and await applied(id_("f2")) == 0,
             "a failed batch stores nothing, not even its first event")
+
+    # --- which function each call reached ----------------------------------
+    # With track_functions = 'all', pg_stat_xact_user_functions names every
+    # function the transaction called, with its argument types.
+    resolved = handler("resolved")
+    async with d.transaction():
+        await d.execute("SET LOCAL track_functions = 'all'")
+        await call("SELECT apply_with_offset($1, $2, $3, $4) AS applied", id_("r1"), resolved, sql_projector, Json({"amount": 1}))
+        await call("SELECT apply_with_offset($1, $2, $3) AS applied", id_("r2"), resolved, "public.drivers_project_sql")
+        await call("SELECT apply_with_offset_batch($1, $2, $3) AS applied", resolved, sql_projector, Json([{"event_id": id_("r3")}]))
+        await call("SELECT offset_claim($1, $2, $3) AS recorded", id_("r4"), resolved, "aaaa")
+        await call("SELECT offset_claim_at($1, $2, $3) AS recorded", id_("r5"), resolved, 5)
+        await call("SELECT id FROM offset_claim_batch($1, $2) AS id", [id_("r6")], resolved)
+        rows = await d.query("""SELECT funcid::regprocedure::text AS fn, calls FROM pg_stat_xact_user_functions
+                                 WHERE funcname IN ('apply_with_offset', 'apply_with_offset_batch', 'offset_claim',
+                                                    'offset_claim_at', 'offset_claim_batch')
+                                 ORDER BY 1""")
+    found = [f"{row['fn']} x{row['calls']}" for row in rows]
+    r.detach()
+    r.check(found == [
+        "apply_with_offset(text,text,text,jsonb) x2",
+        "apply_with_offset_batch(text,text,jsonb) x1",
+        "offset_claim(text,text,text) x1",
+        "offset_claim_at(text,text,bigint,text) x1",
+        "offset_claim_batch(text[],text) x1",
+    ], "each call reached the function named for it; a projector string reached the text form (pg_stat_xact_user_functions)", found)
 
     # --- offset_replaying (one connection: the session) --------------------
     o = await call("SELECT offset_replaying() AS replaying")

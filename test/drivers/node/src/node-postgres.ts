@@ -30,7 +30,17 @@ export async function nodePostgres(): Promise<Driver> {
     sqlstate: (err) => (err instanceof DatabaseError ? err.code : undefined),
     message: (err) => String((err as Error).message),
     context: (err) => (err instanceof DatabaseError ? err.where ?? "" : undefined),
-    session: (fn) => fn(conn),
+    transaction: async (fn) => {
+      await client.query("BEGIN");
+      try {
+        const result = await fn(conn);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK");
+        throw err;
+      }
+    },
     close: () => client.end(),
   };
 }

@@ -51,7 +51,7 @@ export async function prisma(): Promise<{ driver: Driver; client: PrismaClient }
     message: (err) => adapterCause(err)?.originalMessage ?? String((err as Error).message),
     context: () => undefined,
     // An interactive transaction holds one connection of the pool.
-    session: (fn) => client.$transaction((tx) => fn(on(tx))),
+    transaction: (fn) => client.$transaction((tx) => fn(on(tx))),
     close: () => client.$disconnect(),
   };
   return { driver, client };

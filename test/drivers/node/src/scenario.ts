@@ -32,8 +32,8 @@ export interface Driver extends Conn {
   message(err: unknown): string;
   /** The CONTEXT text of a server error; undefined when the driver drops it. */
   context(err: unknown): string | undefined;
-  /** Runs fn on one connection, so that a SET is seen by the next statement. */
-  session<T>(fn: (c: Conn) => Promise<T>): Promise<T>;
+  /** Runs fn in one transaction (so on one connection); commits when it resolves. */
+  transaction<T>(fn: (c: Conn) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -267,8 +267,35 @@ export async function runScenario(d: Driver, r: Report): Promise<void> {
   r.check((await hashes(id("f1"), batchApply)).length === 0 && (await applied(id("f1"))) === 0 && (await applied(id("f2"))) === 0,
     "a failed batch stores nothing, not even its first event");
 
+  // --- which function each call reached ----------------------------------
+  // With track_functions = 'all', pg_stat_xact_user_functions names every
+  // function the transaction called, with its argument types.
+  const resolved = handler("resolved");
+  await d.transaction(async (t) => {
+    await t.execute`SET LOCAL track_functions = 'all'`;
+    await on(t)`SELECT apply_with_offset(${id("r1")}, ${resolved}, ${sqlProjector}, ${{ amount: 1 }}) AS applied`;
+    await on(t)`SELECT apply_with_offset(${id("r2")}, ${resolved}, ${"public.drivers_project_sql"}) AS applied`;
+    await on(t)`SELECT apply_with_offset_batch(${resolved}, ${sqlProjector}, ${new JsonText([{ event_id: id("r3") }])}) AS applied`;
+    await on(t)`SELECT offset_claim(${id("r4")}, ${resolved}, ${"aaaa"}) AS recorded`;
+    await on(t)`SELECT offset_claim_at(${id("r5")}, ${resolved}, ${5}) AS recorded`;
+    await on(t)`SELECT id FROM offset_claim_batch(${[id("r6")]}, ${resolved}) AS id`;
+    const rows = await t.read`SELECT funcid::regprocedure::text AS fn, calls FROM pg_stat_xact_user_functions
+                               WHERE funcname IN ('apply_with_offset', 'apply_with_offset_batch', 'offset_claim',
+                                                  'offset_claim_at', 'offset_claim_batch')
+                               ORDER BY 1`;
+    const found = rows.map((row) => `${row.fn} x${num(row.calls)}`);
+    r.detach();
+    r.check(show(found) === show([
+      "apply_with_offset(text,text,text,jsonb) x2",
+      "apply_with_offset_batch(text,text,jsonb) x1",
+      "offset_claim(text,text,text) x1",
+      "offset_claim_at(text,text,bigint,text) x1",
+      "offset_claim_batch(text[],text) x1",
+    ]), "each call reached the function named for it; a projector string reached the text form (pg_stat_xact_user_functions)", found);
+  });
+
   // --- offset_replaying --------------------------------------------------
-  await d.session(async (s) => {
+  await d.transaction(async (s) => {
     o = await on(s)`SELECT offset_replaying() AS replaying`;
     r.check(value(o) === false, "offset_replaying() is false by default", value(o) ?? code(o));
     await s.execute`SET projection_offset.replaying = on`;
