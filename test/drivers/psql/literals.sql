@@ -83,12 +83,12 @@ SELECT pg_temp.check(pg_temp.hashes('psql-n42', 'psql:claims') = 'none'
                      'an integer literal given to offset_claim stores nothing', :'o');
 
 -- offset_claim_batch, with an array literal and with ARRAY[...]
-\set call 'SELECT string_agg(id, '','') FROM offset_claim_batch(''{psql-b1,psql-b2,psql-b1}'', ''psql:batch'') AS id'
+\set call 'SELECT coalesce(string_agg(id, '',''), '''') FROM offset_claim_batch(''{psql-b1,psql-b2,psql-b1}'', ''psql:batch'') AS id'
 \set r '<error>'
 SELECT (:call) AS r \gset
 SELECT pg_temp.record(:'call', :'r', :'LAST_ERROR_SQLSTATE') AS o \gset
 SELECT pg_temp.check(:'o' = 'psql-b1,psql-b2', 'offset_claim_batch returns exactly the new ids, in order', :'o');
-\set call 'SELECT string_agg(id, '','') FROM offset_claim_batch(ARRAY[''psql-b2'', ''psql-b3''], ''psql:batch'') AS id'
+\set call 'SELECT coalesce(string_agg(id, '',''), '''') FROM offset_claim_batch(ARRAY[''psql-b2'', ''psql-b3''], ''psql:batch'') AS id'
 \set r '<error>'
 SELECT (:call) AS r \gset
 SELECT pg_temp.record(:'call', :'r', :'LAST_ERROR_SQLSTATE') AS o \gset
