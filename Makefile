@@ -5,7 +5,7 @@
 
 EXTENSION = projection_offset
 MODULE_big = projection_offset
-DATA = projection_offset--1.0.sql projection_offset--1.0--1.1.sql
+DATA = $(wildcard projection_offset--*.sql)
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
 PG_SRCS = $(wildcard src/pg/*.cpp)

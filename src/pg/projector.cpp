@@ -150,13 +150,16 @@ void check_execute_privilege(CacheEntry& entry) {
 }
 
 struct ErrorContextArgs {
-    const char* handler;
-    const char* what;  // "event \"...\"" or "a batch of N events"
+    const char* handler;  // null: `what` is the whole line
+    const char* what;     // "event \"...\"" or "a batch of N events"
 };
 
 void projector_error_context(void* arg) {
     auto* args = static_cast<ErrorContextArgs*>(arg);
-    errcontext("projection_offset projector for handler \"%s\", %s", args->handler, args->what);
+    if (args->handler)
+        errcontext("projection_offset projector for handler \"%s\", %s", args->handler, args->what);
+    else
+        errcontext("%s", args->what);
 }
 
 // Calls the projector with nargs arguments under an error context line.
@@ -187,15 +190,35 @@ const Projector& resolve_projector(Oid oid, bool batch) {
     return entry.projector;
 }
 
-const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch) {
+const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch, ProjectorGiven given) {
     if (PG_ARGISNULL(n)) {
         raise(Problem{sqlstate::null_value_not_allowed, "projector must not be null", "", ""});
     }
-    const Projector& projector = resolve_projector(PG_GETARG_OID(n), batch);
+    const Oid oid = given == ProjectorGiven::Oid ? PG_GETARG_OID(n) : projector_oid_from_text(fcinfo, n);
+    const Projector& projector = resolve_projector(oid, batch);
     if (!batch && projector.form == CallForm::Batch) {
         raise(std::get<Problem>(classify_projector(projector.shape, false)));
     }
     return projector;
+}
+
+Oid projector_oid_from_text(FunctionCallInfo fcinfo, int n) {
+    // Parsed as regprocedure input is, under the caller's search_path, so a
+    // string gives the same function either way; a name without an argument
+    // list is looked up as regproc input is, and must be unique.
+    text* given = pg_call([&]() noexcept { return PG_GETARG_TEXT_PP(n); });
+    if (VARSIZE_ANY_EXHDR(given) == 0) {
+        raise(Problem{sqlstate::invalid_parameter_value, "projector must not be empty", "",
+                      "Name the function as schema.name(argument types) or as a unique schema.name."});
+    }
+    return pg_call([&]() noexcept {
+        char* name = text_to_cstring(given);
+        const bool with_args = strchr(name, '(') != nullptr;
+        Datum oid = with_args ? DirectFunctionCall1(regprocedurein, CStringGetDatum(name))
+                              : DirectFunctionCall1(regprocin, CStringGetDatum(name));
+        pfree(name);
+        return DatumGetObjectId(oid);
+    });
 }
 
 void invalidate_projectors() {
@@ -264,6 +287,14 @@ void call_projector(const Projector& projector, const OffsetKey& key, Datum payl
     } else {
         invoke(projector, {handler.c_str(), what.c_str()}, 1, &payload, &payload_isnull, InvalidOid);
     }
+}
+
+void call_projector_delivery(const Projector& projector, Datum event_id, std::string_view event_id_view,
+                             Datum payload, bool payload_isnull) {
+    const std::string what = "projection_offset harness delivering event \"" + excerpt(event_id_view) + "\"";
+    const Datum args[2] = {event_id, payload};
+    const bool nulls[2] = {false, payload_isnull};
+    invoke(projector, {nullptr, what.c_str()}, 2, args, nulls, DEFAULT_COLLATION_OID);
 }
 
 void call_set_projector(const Projector& projector, std::string_view handler_name, Datum event_ids,
