@@ -165,13 +165,16 @@ callgrind_case() {
 : >"$OUT/callgrind.txt"
 echo "== callgrind (single-user backend, one transaction per call)"
 SMALL=$((CALLS / 10))
-callgrind_case apply-fresh po_apply_with_offset "$SMALL" "$CALLS"
-callgrind_case apply-redelivery po_apply_with_offset "$SMALL" "$CALLS"
-callgrind_case apply-sqlprojector-fresh po_apply_with_offset "$SMALL" "$CALLS"
+# The statements give the projector as a string literal, which reaches the
+# projector-as-text forms of apply_with_offset and apply_with_offset_batch
+# (symbols po_..._by_name).
+callgrind_case apply-fresh po_apply_with_offset_by_name "$SMALL" "$CALLS"
+callgrind_case apply-redelivery po_apply_with_offset_by_name "$SMALL" "$CALLS"
+callgrind_case apply-sqlprojector-fresh po_apply_with_offset_by_name "$SMALL" "$CALLS"
 callgrind_case claim-fresh po_offset_claim "$SMALL" "$CALLS"
 callgrind_case claim-redelivery po_offset_claim "$SMALL" "$CALLS"
 callgrind_case claim-nohash-fresh po_offset_claim "$SMALL" "$CALLS"
 if [ "$HAVE_BATCH" = t ]; then
-    callgrind_case batch-apply-fresh po_apply_batch 2 20 1000
+    callgrind_case batch-apply-fresh po_apply_with_offset_batch_by_name 2 20 1000
 fi
 echo "reports: $OUT/profile-*.txt, $OUT/callgrind.txt (callgrind data: $CG)"

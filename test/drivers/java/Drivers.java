@@ -372,7 +372,7 @@ public final class Drivers {
         // The payload with setString: varchar has no implicit cast to jsonb.
         o = call(apply4, str(id("a5")), str(apply), str(sqlProjector), str("{\"amount\": 5}"));
         check(o.error != null ? hashes(id("a5"), apply).isEmpty() && applied(id("a5")) == 0 : applied(id("a5")) == 1,
-                "a setString payload is refused, or applied once", outcomeText(o));
+                "a payload without the driver's JSON support is refused and stores nothing, or is applied once", outcomeText(o));
 
         // Three parameters, the projector as a bare name: not ambiguous.
         o = call("SELECT apply_with_offset(?, ?, ?) AS applied", str(id("a2")), str(apply), str("public.drivers_project_plpgsql"));
@@ -406,7 +406,7 @@ public final class Drivers {
         // The events with setString: varchar has no implicit cast to jsonb.
         o = call(applyBatch, str(batchApply), str(sqlProjector), str("[{\"event_id\": \"" + id("e9") + "\"}]"));
         check(o.error != null ? applied(id("e9")) == 0 && hashes(id("e9"), batchApply).isEmpty() : applied(id("e9")) == 1,
-                "setString events are refused, or applied once", outcomeText(o));
+                "events without the driver's JSON support are refused and store nothing, or are applied once", outcomeText(o));
 
         o = call(applyBatch, str(handler("batch-set")), str("public.drivers_project_set(text[],jsonb[])"),
                 jsonb("[{\"event_id\": \"" + id("s1") + "\", \"payload\": {\"amount\": 1}}, {\"event_id\": \"" + id("s2") + "\"}]"));

@@ -369,7 +369,7 @@ async def run_scenario(d, r):
     o = await call("SELECT apply_with_offset($1, $2, $3, $4) AS applied", id_("a5"), apply, sql_projector, {"amount": 5})
     r.check(await hashes(id_("a5"), apply) == [] and await applied(id_("a5")) == 0
             if o.error is not None else await applied(id_("a5")) == 1,
-            "a plain dict payload is refused by the driver, or applied once", outcome_text(o))
+            "a payload without the driver's JSON support is refused and stores nothing, or is applied once", outcome_text(o))
 
     # Three parameters, the projector as a bare name: not ambiguous.
     o = await call("SELECT apply_with_offset($1, $2, $3) AS applied", id_("a2"), apply, "public.drivers_project_plpgsql")
@@ -414,7 +414,7 @@ async def run_scenario(d, r):
                    [{"event_id": id_("e9"), "payload": {"amount": 9}}])
     r.check(await applied(id_("e9")) == 0 and await hashes(id_("e9"), batch_apply) == []
             if o.error is not None else await applied(id_("e9")) == 1,
-            "a plain list of events is refused by the driver, or applied once", outcome_text(o))
+            "events without the driver's JSON support are refused and store nothing, or are applied once", outcome_text(o))
 
     set_projector = "public.drivers_project_set(text[],jsonb[])"
     o = await call("SELECT apply_with_offset_batch($1, $2, $3) AS applied", handler("batch-set"), set_projector,
