@@ -313,6 +313,9 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 CREATE FUNCTION @extschema@.projection_offset_distribute()
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+-- Citus's notices about copying rows and about local data left on disk
+-- describe steps this function completes itself.
+SET client_min_messages = warning
 AS $distribute$
 DECLARE
     ext pg_catalog.text;
@@ -399,7 +402,7 @@ DECLARE
     tbl pg_catalog.text;
     rel pg_catalog.regclass;
     is_citus pg_catalog.bool;
-    fn pg_catalog.oid;
+    fn_sql pg_catalog.text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
         RETURN;  -- nothing can be distributed
@@ -409,20 +412,27 @@ BEGIN
       JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) e.extnamespace
      WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset';
 
-    -- Calls are no longer delegated: each function stays known to Citus
-    -- (as the extension's member on every node) without a distribution
-    -- argument.
-    FOR fn IN EXECUTE
-        'SELECT d.objid FROM pg_catalog.pg_dist_object d'
-        ' JOIN pg_catalog.pg_depend dep ON dep.classid OPERATOR(pg_catalog.=) d.classid'
-        '  AND dep.objid OPERATOR(pg_catalog.=) d.objid AND dep.deptype OPERATOR(pg_catalog.=) ''e'''
-        ' JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) dep.refobjid'
-        '  AND e.extname OPERATOR(pg_catalog.=) ''projection_offset'''
-        ' WHERE d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass'
-        ' AND d.distribution_argument_index IS NOT NULL'
-    LOOP
-        PERFORM pg_catalog.create_distributed_function(fn::pg_catalog.regprocedure);
-    END LOOP;
+    -- Calls are no longer delegated: Citus refuses an extension's function
+    -- without a distribution argument, so the registrations are deleted,
+    -- as Citus deletes them itself when a function is dropped, on every
+    -- node (each resolves its own OIDs). This needs a superuser, as
+    -- installing the extension did.
+    fn_sql := 'DELETE FROM pg_catalog.pg_dist_object d'
+              ' USING pg_catalog.pg_depend dep, pg_catalog.pg_extension e'
+              ' WHERE d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass'
+              ' AND d.distribution_argument_index IS NOT NULL'
+              ' AND dep.classid OPERATOR(pg_catalog.=) d.classid AND dep.objid OPERATOR(pg_catalog.=) d.objid'
+              ' AND dep.deptype OPERATOR(pg_catalog.=) ''e'' AND dep.refobjid OPERATOR(pg_catalog.=) e.oid'
+              ' AND e.extname OPERATOR(pg_catalog.=) ''projection_offset''';
+    EXECUTE fn_sql;
+    SELECT pg_catalog.string_agg(w.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) w.nodeport
+               OPERATOR(pg_catalog.||) ': ' OPERATOR(pg_catalog.||) w.result, '; ')
+      INTO fn_sql FROM pg_catalog.run_command_on_workers(fn_sql) w WHERE NOT w.success;
+    IF fn_sql IS NOT NULL THEN
+        RAISE EXCEPTION 'could not stop delegating calls on every worker'
+            USING ERRCODE = 'connection_failure', DETAIL = fn_sql,
+                  HINT = 'Bring the workers back and run projection_offset_undistribute() again.';
+    END IF;
 
     FOREACH tbl IN ARRAY '{projection_offset_position,projection_offset_checkpoint,projection_offset}'::pg_catalog.text[] LOOP
         rel := (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) tbl)::pg_catalog.regclass;
