@@ -3,10 +3,11 @@
 # loopback, the extension distributed with projection_offset_distribute().
 # Through the coordinator: the contract (single and batch claims and
 # applies, positions, checkpoints, release, reset, both prunes, status),
-# delegated and not; counters per node; exactly-once with 4 concurrent
-# clients; an immediate stop of a worker during batches, then restart and
-# the invariant (offsets = read-model mutations); the drop path; and
-# figures, plain against delegated (no timing is asserted).
+# delegated and not; counters per node; the harness; exactly-once with 4
+# concurrent clients; an immediate stop of a worker during batches, then
+# restart and the invariant (offsets = read-model mutations); dump and
+# restore with distribution again; the drop path; and figures, plain
+# against delegated (no timing is asserted).
 #
 # Citus has no Debian package: build it from the citusdata/citus source
 # tree (tag v13.0.5 for PostgreSQL 15) and `make install` it for this
@@ -223,6 +224,37 @@ for test in claim apply cross; do
             "$kind" "${tps:-failed}"
     done
 done
+
+say "citus: dump and restore"
+# pg_dump reads the rows from the shards; the distribution is not dumped.
+# A new database with Citus on every node gets the dump, its workers, and
+# projection_offset_distribute() again.
+snapshot() { # node database
+    psql -X -q -At -h 127.0.0.1 -p "$(node_port "$1")" -U postgres -d "$2" \
+        -c "SELECT \"eventId\", \"handlerName\", \"appliedAt\", \"payloadHash\" FROM projection_offset ORDER BY 1, 2" \
+        -c "SELECT * FROM projection_offset_position ORDER BY 1, 2" \
+        -c "SELECT * FROM projection_offset_checkpoint ORDER BY 1"
+}
+restored=po_citus_restored
+pg_dump -h 127.0.0.1 -p "$(node_port 0)" -U postgres -Fc -f "$work/po_citus.dump" "$CITUS_DB"
+for i in 0 1 2; do psql -X -q -h 127.0.0.1 -p "$(node_port "$i")" -U postgres -d postgres -c "CREATE DATABASE $restored"; done
+for i in 1 2; do psql -X -q -h 127.0.0.1 -p "$(node_port "$i")" -U postgres -d "$restored" -c "CREATE EXTENSION citus"; done
+pg_restore -h 127.0.0.1 -p "$(node_port 0)" -U postgres -d "$restored" "$work/po_citus.dump" 2>"$work/restore.err"
+check "pg_restore into a new coordinator" "" "$(head -5 "$work/restore.err")"
+psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(node_port 0)" -U postgres -d "$restored" \
+    -c "SELECT citus_set_coordinator_host('127.0.0.1', $(node_port 0))" \
+    -c "SELECT citus_add_node('127.0.0.1', $(node_port 1))" -c "SELECT citus_add_node('127.0.0.1', $(node_port 2))" \
+    -c "SELECT projection_offset_distribute()" >/dev/null 2>"$work/redistribute.err"
+check "projection_offset_distribute() after the restore" "" "$(head -5 "$work/redistribute.err")"
+check "the restored offsets, positions and checkpoints are the dumped ones" "$(snapshot 0 "$CITUS_DB")" "$(snapshot 0 "$restored")"
+check "and they are distributed again" "3" \
+    "$(psql -X -At -h 127.0.0.1 -p "$(node_port 0)" -U postgres -d "$restored" \
+        -c "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'projection_offset%' AND partmethod = 'h'")"
+check "a restored checkpoint still makes old positions duplicates" "f|t" \
+    "$(psql -X -At -h 127.0.0.1 -p "$(node_port 0)" -U postgres -d "$restored" \
+        -c "SELECT offset_claim_at('old', 'totals', 10)" -c "SELECT offset_claim_at('new', 'totals', 11000)" | tr '\n' '|' | sed 's/|$//')"
+psql -X -q -At -h 127.0.0.1 -p "$(node_port 0)" -U postgres -d "$restored" \
+    -c "SELECT projection_offset_undistribute()" >/dev/null
 
 say "citus: drop"
 before=$(nq 0 -c "SELECT count(*) FROM projection_offset")
