@@ -128,6 +128,7 @@ DECLARE
     state_sql pg_catalog.text;
     bad pg_catalog.text;
     has_offset pg_catalog.bool;
+    citus_tables pg_catalog.bool;
     -- The rollback at the end is an exception only this call raises: a
     -- PJ900 from the projector must not pass for it.
     rollback_token pg_catalog.text := 'projection_offset harness rollback '
@@ -201,8 +202,8 @@ BEGIN
        AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
         EXECUTE 'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM pg_catalog.pg_dist_partition p'
                 ' WHERE p.logicalrelid OPERATOR(pg_catalog.<>) ALL ($1)'
-           INTO has_offset USING COALESCE(own_tables, '{}');
-        IF has_offset THEN
+           INTO citus_tables USING COALESCE(own_tables, '{}');
+        IF citus_tables THEN
             RAISE EXCEPTION 'assert_projector_idempotent needs state_query when Citus tables exist'
                 USING ERRCODE = 'feature_not_supported',
                       DETAIL = 'Writes to Citus tables happen in shards, which the table counters of this node do not see.',
