@@ -110,6 +110,11 @@ SELECT * FROM by_key ORDER BY 1;
 SELECT offset_release('c-1', 'claims');
 SELECT offset_release('c-1', 'claims');
 SELECT offset_claim('c-1', 'claims');
+BEGIN;
+SELECT offset_release('c-3', 'claims'), offset_claim('c-3', 'claims', 'cccc'), offset_claim('c-3', 'claims', 'cccc');
+COMMIT;
+SELECT offset_claim('c-3', 'claims', 'dddd');
+\echo :LAST_ERROR_SQLSTATE
 SELECT offset_prune('positions');
 SELECT "eventId" FROM projection_offset WHERE "handlerName" = 'positions' ORDER BY 1;
 SELECT offset_prune('claims', CURRENT_TIMESTAMP - interval '1 hour');
