@@ -206,7 +206,7 @@ sleep 1
 citus_node_start 1
 wait "$loader"
 check "worker 1 stopped immediately during the batches" 0 "$stopped"
-echo "batches that failed while worker 1 was down: $(grep -c ERROR "$work/crash.err")"
+echo "batch deliveries that failed around the stop (delivered again below): $(grep -c ERROR "$work/crash.err")"
 grep -q 'database system was not properly shut down' "$CITUS_DIR/worker1.log"
 check "worker 1 went through crash recovery" 0 "$?"
 nq 0 -c "SELECT recover_prepared_transactions()" >/dev/null
