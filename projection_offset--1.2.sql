@@ -313,6 +313,7 @@ DECLARE
     state_sql pg_catalog.text;
     bad pg_catalog.text;
     has_offset pg_catalog.bool;
+    citus_tables pg_catalog.bool;
     -- The rollback at the end is an exception only this call raises: a
     -- PJ900 from the projector must not pass for it.
     rollback_token pg_catalog.text := 'projection_offset harness rollback '
@@ -358,10 +359,12 @@ BEGIN
     counts_sql := pg_catalog.format('SELECT %s._projection_offset_table_counts($1)', ext);
     changes_sql := pg_catalog.format('SELECT %s._projection_offset_changes($1, $2, $3)', ext);
     deliver_sql := pg_catalog.format('SELECT %s._projection_offset_deliver($1, $2, $3)', ext);
+    -- A count rather than EXISTS (SELECT FROM ...): Citus fails to plan the
+    -- latter over a distributed table when no handler narrows it to a shard.
     offset_sql := pg_catalog.format(
-        'SELECT EXISTS (SELECT FROM %s.projection_offset o'
+        'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM %s.projection_offset o'
         ' WHERE o."eventId" OPERATOR(pg_catalog.=) $1'
-        ' AND ($2 IS NULL OR o."handlerName" OPERATOR(pg_catalog.=) $2))', ext);
+        ' AND ($2 IS NULL OR o."handlerName" OPERATOR(pg_catalog.=) $2)', ext);
 
     SELECT pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->>) 'event_id' ORDER BY e.ord),
            pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->) 'payload' ORDER BY e.ord),
@@ -375,6 +378,23 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     n := COALESCE(pg_catalog.array_length(ids, 1), 0);
+
+    -- With Citus, writes to a distributed, reference or Citus local table
+    -- land in shards, which this node's pg_stat_xact_user_tables never
+    -- counts: a projector that mutates on every delivery would pass. Only a
+    -- state_query reading the read model can tell then.
+    IF state_query IS NULL
+       AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        EXECUTE 'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM pg_catalog.pg_dist_partition p'
+                ' WHERE p.logicalrelid OPERATOR(pg_catalog.<>) ALL ($1)'
+           INTO citus_tables USING COALESCE(own_tables, '{}');
+        IF citus_tables THEN
+            RAISE EXCEPTION 'assert_projector_idempotent needs state_query when Citus tables exist'
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Writes to Citus tables happen in shards, which the table counters of this node do not see.',
+                      HINT = 'Pass state_query, a query that reads the rows the projector writes, e.g. ''SELECT * FROM order_totals''.';
+        END IF;
+    END IF;
 
     IF state_query IS NOT NULL THEN
         state_sql := pg_catalog.format(
@@ -509,3 +529,161 @@ REVOKE ALL ON FUNCTION @extschema@.projection_offset_counters_reset() FROM PUBLI
 -- Handler names and volumes are monitoring data, as in pg_stat_statements.
 REVOKE ALL ON FUNCTION @extschema@.projection_offset_counters() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.projection_offset_counters() TO pg_read_all_stats;
+
+-- Citus. projection_offset_distribute() distributes the three tables by
+-- "handlerName", colocated, and registers every function that takes a
+-- handler name as a distributed function on that argument, so that Citus
+-- can run an autocommit call on the worker that holds the handler's shards.
+-- It is written for the catalogs of Citus 11 to 13 (pg_dist_partition,
+-- pg_dist_object) and is safe to run again: what is already distributed the
+-- same way is left alone. The rows a table holds on the coordinator move to
+-- its shards.
+CREATE FUNCTION @extschema@.projection_offset_distribute()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+-- Citus's notices about copying rows and about local data left on disk
+-- describe steps this function completes itself.
+SET client_min_messages = warning
+AS $distribute$
+DECLARE
+    ext pg_catalog.text;
+    tbl pg_catalog.text;
+    rel pg_catalog.regclass;
+    anchor pg_catalog.text;
+    kind pg_catalog.text;
+    fn pg_catalog.text;
+    fn_oid pg_catalog.oid;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'Citus is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'projection_offset_distribute() distributes the extension''s tables with Citus.',
+                  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first; without Citus the tables stay local and need nothing.';
+    END IF;
+    SELECT pg_catalog.quote_ident(ns.nspname) INTO ext
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) e.extnamespace
+     WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset';
+    anchor := ext OPERATOR(pg_catalog.||) '.projection_offset';
+
+    FOREACH tbl IN ARRAY '{projection_offset,projection_offset_checkpoint,projection_offset_position}'::pg_catalog.text[] LOOP
+        rel := (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) tbl)::pg_catalog.regclass;
+        EXECUTE 'SELECT p.partmethod::pg_catalog.text OPERATOR(pg_catalog.||) '':'''
+                ' OPERATOR(pg_catalog.||) COALESCE(pg_catalog.column_to_column_name(p.logicalrelid, p.partkey), '''')'
+                ' FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1'
+           INTO kind USING rel;
+        IF kind IS NULL THEN
+            -- The first table joins the default colocation group of text
+            -- distribution columns, so that read models distributed by
+            -- handler name can be colocated with it; the others follow it.
+            PERFORM pg_catalog.create_distributed_table(rel, 'handlerName',
+                colocate_with => CASE WHEN tbl OPERATOR(pg_catalog.=) 'projection_offset' THEN 'default' ELSE anchor END);
+            -- create_distributed_table copies the rows to the shards and
+            -- leaves them in the coordinator's table, hidden; drop them.
+            PERFORM pg_catalog.truncate_local_data_after_distributing_table(rel);
+        ELSIF kind OPERATOR(pg_catalog.<>) 'h:handlerName' THEN
+            RAISE EXCEPTION 'table % is already a Citus table, but not distributed by "handlerName"', rel
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Run projection_offset_undistribute() first, then projection_offset_distribute().';
+        END IF;
+    END LOOP;
+
+    -- Functions whose calls concern one handler: Citus may delegate an
+    -- autocommit call to the worker that holds that handler's shards.
+    FOREACH fn IN ARRAY ARRAY[
+        'offset_claim(text,text,text)', 'offset_claim_at(text,text,bigint,text)',
+        'offset_claim_batch(text[],text)',
+        'apply_with_offset(text,text,regprocedure,jsonb)', 'apply_with_offset(text,text,text,jsonb)',
+        'apply_with_offset_batch(text,regprocedure,jsonb)', 'apply_with_offset_batch(text,text,jsonb)',
+        'offset_release(text,text)', 'offset_reset(text)', 'offset_prune(text,timestamp with time zone)',
+        'offset_prune(text)', 'offset_checkpoint(text,bigint)'] LOOP
+        fn_oid := (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fn)::pg_catalog.regprocedure;
+        EXECUTE 'SELECT d.objid FROM pg_catalog.pg_dist_object d'
+                ' WHERE d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass'
+                ' AND d.objid OPERATOR(pg_catalog.=) $1 AND d.distribution_argument_index IS NOT NULL'
+                ' AND d.colocationid OPERATOR(pg_catalog.=) (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p'
+                '     WHERE p.logicalrelid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass)'
+           INTO fn_oid USING fn_oid, anchor;
+        IF NOT FOUND OR fn_oid IS NULL THEN
+            PERFORM pg_catalog.create_distributed_function(
+                (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fn)::pg_catalog.regprocedure,
+                distribution_arg_name => 'handler_name', colocate_with => anchor);
+        END IF;
+    END LOOP;
+END
+$distribute$;
+
+COMMENT ON FUNCTION @extschema@.projection_offset_distribute() IS
+    'with Citus: distributes the extension''s tables by "handlerName", colocated, and its per-handler functions on handler_name';
+
+-- The way back, and the step before DROP EXTENSION on a distributed
+-- install: DROP EXTENSION drops the coordinator's tables but leaves their
+-- shards on the workers. This keeps the rows, drops every shard, returns the
+-- tables to plain tables on the coordinator and stops delegating calls.
+CREATE FUNCTION @extschema@.projection_offset_undistribute()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $undistribute$
+DECLARE
+    ext pg_catalog.text;
+    ext_schema pg_catalog.text;
+    tbl pg_catalog.text;
+    rel pg_catalog.regclass;
+    is_citus pg_catalog.bool;
+    fn_sql pg_catalog.text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RETURN;  -- nothing can be distributed
+    END IF;
+    SELECT ns.nspname, pg_catalog.quote_ident(ns.nspname) INTO ext_schema, ext
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) e.extnamespace
+     WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset';
+
+    -- Calls are no longer delegated: Citus refuses an extension's function
+    -- without a distribution argument, so the registrations are deleted,
+    -- as Citus deletes them itself when a function is dropped, on every
+    -- node (each resolves its own OIDs). This needs a superuser, as
+    -- installing the extension did.
+    fn_sql := 'DELETE FROM pg_catalog.pg_dist_object d'
+              ' USING pg_catalog.pg_depend dep, pg_catalog.pg_extension e'
+              ' WHERE d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass'
+              ' AND d.distribution_argument_index IS NOT NULL'
+              ' AND dep.classid OPERATOR(pg_catalog.=) d.classid AND dep.objid OPERATOR(pg_catalog.=) d.objid'
+              ' AND dep.deptype OPERATOR(pg_catalog.=) ''e'' AND dep.refobjid OPERATOR(pg_catalog.=) e.oid'
+              ' AND e.extname OPERATOR(pg_catalog.=) ''projection_offset''';
+    EXECUTE fn_sql;
+    SELECT pg_catalog.string_agg(w.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) w.nodeport
+               OPERATOR(pg_catalog.||) ': ' OPERATOR(pg_catalog.||) w.result, '; ')
+      INTO fn_sql FROM pg_catalog.run_command_on_workers(fn_sql) w WHERE NOT w.success;
+    IF fn_sql IS NOT NULL THEN
+        RAISE EXCEPTION 'could not stop delegating calls on every worker'
+            USING ERRCODE = 'connection_failure', DETAIL = fn_sql,
+                  HINT = 'Bring the workers back and run projection_offset_undistribute() again.';
+    END IF;
+
+    FOREACH tbl IN ARRAY '{projection_offset_position,projection_offset_checkpoint,projection_offset}'::pg_catalog.text[] LOOP
+        rel := (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) tbl)::pg_catalog.regclass;
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)'
+           INTO STRICT is_citus USING rel;
+        CONTINUE WHEN NOT is_citus;
+        -- undistribute_table() cannot rebuild a table that an extension
+        -- owns, so this does what Citus does when a distributed table is
+        -- dropped, keeping the table and its rows: the rows are read from
+        -- the shards, the shards and the metadata dropped on every node,
+        -- and the rows written back into the now local table.
+        EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE projection_offset_rows ON COMMIT DROP AS TABLE %s', rel);
+        PERFORM pg_catalog.master_remove_distributed_table_metadata_from_workers(rel, ext_schema, tbl);
+        PERFORM pg_catalog.citus_drop_all_shards(rel, ext_schema, tbl, false);
+        PERFORM pg_catalog.master_remove_partition_metadata(rel, ext_schema, tbl);
+        EXECUTE pg_catalog.format('DELETE FROM %1$s; INSERT INTO %1$s SELECT * FROM pg_temp.projection_offset_rows; DROP TABLE pg_temp.projection_offset_rows', rel);
+    END LOOP;
+END
+$undistribute$;
+
+COMMENT ON FUNCTION @extschema@.projection_offset_undistribute() IS
+    'with Citus: makes the extension''s tables local to the coordinator again, keeping their rows and dropping every shard; run it before DROP EXTENSION';
+
+-- Changing the layout of the whole cluster is for the extension's owner.
+REVOKE ALL ON FUNCTION @extschema@.projection_offset_distribute() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.projection_offset_undistribute() FROM PUBLIC;

@@ -6,7 +6,11 @@ namespace po::pg {
 namespace {
 
 Datum offset_checkpoint(FunctionCallInfo fcinfo) {
-    return Int64GetDatum(run_for_handler(fcinfo, Statement::Checkpoint, "position"));
+    // "updatedAt" gets the transaction's start time, as CURRENT_TIMESTAMP
+    // in the column default would give it.
+    Datum values[3] = {handler_arg(fcinfo, 0).datum, required_arg(fcinfo, 1, "position"),
+                       local_timestamp(GetCurrentTransactionStartTimestamp())};
+    return Int64GetDatum(run_count(fcinfo, Statement::Checkpoint, values));
 }
 
 }  // namespace
