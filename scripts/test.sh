@@ -66,6 +66,9 @@ regression_tests() { pgxs_installcheck regression ISOLATION=; }
 # Builds the package, installs and checks it; the package stays installed
 # for the suites that follow (in an environment of their own).
 package_suite() {
+    # A package left installed by an earlier run must not stand in for this
+    # build if it fails.
+    pg_env dpkg --purge "postgresql-$PG_MAJOR-projection-offset" >/dev/null 2>&1
     package_build "$WORK/deb-$PG_MAJOR" && package_check "$PACKAGE_DEB"
 }
 
