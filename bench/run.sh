@@ -28,8 +28,8 @@
 #   d  apply_with_offset(event_id, handler, projector, payload)
 #   e  a LANGUAGE sql projector calling offset_claim
 # Batches of 1000 events per call:
-#   batch   apply_with_offset(handler_name, projector, events) when installed,
-#           else offset_claim(text[], text) plus a set-based UPDATE
+#   batch   apply_with_offset_batch(handler_name, projector, events) when installed,
+#           else offset_claim_batch(text[], text) plus a set-based UPDATE
 #   set     INSERT .. SELECT .. ON CONFLICT DO NOTHING plus a set-based UPDATE
 set -euo pipefail
 
@@ -97,9 +97,9 @@ psql -qAtX -c "ALTER SYSTEM SET max_connections = $((MAXC + 10))" >/dev/null
 createdb bench
 psql -qX -d bench -v ON_ERROR_STOP=1 -f "$BENCH/setup.sql" >/dev/null
 BATCH_APPLY=$(psql -qAtX -d bench -c \
-    "SELECT to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') IS NOT NULL")
-if [ "$BATCH_APPLY" = t ]; then BATCH_SCRIPT=batch_apply; BATCH_LABEL="batch apply_with_offset (1000/call)"
-else BATCH_SCRIPT=batch_claim; BATCH_LABEL="batch offset_claim + UPDATE (1000/call)"; fi
+    "SELECT to_regprocedure('apply_with_offset_batch(text,regprocedure,jsonb)') IS NOT NULL")
+if [ "$BATCH_APPLY" = t ]; then BATCH_SCRIPT=batch_apply; BATCH_LABEL="batch apply_with_offset_batch (1000/call)"
+else BATCH_SCRIPT=batch_claim; BATCH_LABEL="batch offset_claim_batch + UPDATE (1000/call)"; fi
 
 {
     echo "== configuration"

@@ -1,5 +1,5 @@
-// SQL entry point apply_with_offset_batch(handler_name text, projector regprocedure,
-// events jsonb): claims a whole batch in set-based statements, then calls the
+// SQL entry points apply_with_offset_batch(handler_name text, projector
+// regprocedure | text, events jsonb) RETURNS bigint: claims a whole batch in set-based statements, then calls the
 // projector for each event recorded now, in array order, in one transaction
 // and without a subtransaction per event.
 #include <string>
@@ -176,10 +176,10 @@ std::vector<std::optional<std::string>> column_strings(SpiConnection& spi, uint6
     return out;
 }
 
-Datum apply_with_offset_batch(FunctionCallInfo fcinfo) {
+Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     TextArg handler = text_arg(fcinfo, 0);
     check(check_handler_name(handler.view));
-    const Projector& projector = projector_arg(fcinfo, 1, true);
+    const Projector& projector = projector_arg(fcinfo, 1, true, given);
     std::vector<Item> items = read_events(fcinfo, 2);
 
     std::vector<BatchEvent> events;
@@ -254,11 +254,19 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo) {
     return Int64GetDatum(static_cast<int64>(to_apply.size()));
 }
 
+Datum apply_with_offset_batch_oid(FunctionCallInfo fcinfo) {
+    return apply_with_offset_batch(fcinfo, ProjectorGiven::Oid);
+}
+Datum apply_with_offset_batch_text(FunctionCallInfo fcinfo) {
+    return apply_with_offset_batch(fcinfo, ProjectorGiven::Text);
+}
+
 }  // namespace
 
 }  // namespace po::pg
 
-PO_SQL_FUNCTION(po_apply_with_offset_batch, po::pg::apply_with_offset_batch)
+PO_SQL_FUNCTION(po_apply_with_offset_batch, po::pg::apply_with_offset_batch_oid)
+PO_SQL_FUNCTION(po_apply_with_offset_batch_by_name, po::pg::apply_with_offset_batch_text)
 // The symbol of apply_with_offset(text, regprocedure, jsonb), which the 1.1
 // install script names.
-PO_SQL_FUNCTION(po_apply_batch, po::pg::apply_with_offset_batch)
+PO_SQL_FUNCTION(po_apply_batch, po::pg::apply_with_offset_batch_oid)
