@@ -88,7 +88,7 @@ package_check() (
     check "$pkg ships the control file and every install and upgrade script" test ${#missing[@]} = 0
     check "$pkg ships the JIT bitcode" grep -q "^$libdir/bitcode/projection_offset/" <<<"$files"
 
-    PO_PORT=${PO_PACKAGE_PORT:-54362}
+    PO_PORT=${PO_PACKAGE_PORT:-54363}
     trap cluster_stop EXIT
     if cluster_start; then
         passed=$((passed + 1)); echo "ok - a new cluster starts with the packaged library preloaded"

@@ -45,9 +45,10 @@ pgv_suite() {
 }
 
 # What the build, the tests and the package build need inside. The
-# server-dev package brings clang and llvm for PGXS's bitcode.
+# server-dev package brings clang and llvm for PGXS's bitcode; pgTAP is for
+# test/pgtap (pg_prove runs on the host).
 pgv_packages() {
-    echo "postgresql-$1 postgresql-server-dev-$1 postgresql-server-dev-all" \
+    echo "postgresql-$1 postgresql-server-dev-$1 postgresql-server-dev-all postgresql-$1-pgtap" \
          "build-essential debhelper dpkg-dev ${PO_CHROOT_EXTRA_PACKAGES:-}"
 }
 

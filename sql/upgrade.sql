@@ -1,15 +1,20 @@
 -- ALTER EXTENSION projection_offset UPDATE along the chain 1.0 -> 1.1 -> 1.2
 -- keeps every offset and gives the same objects, with the same privileges,
 -- as a fresh install.
-CREATE TEMP TABLE fresh_objects AS
-SELECT pg_describe_object(classid, objid, 0) AS object,
-       CASE WHEN classid = 'pg_proc'::regclass
-            THEN (SELECT p.proacl::text FROM pg_proc p WHERE p.oid = objid) END AS acl,
-       CASE WHEN classid = 'pg_proc'::regclass
-            THEN (SELECT concat_ws(' ', p.prosrc, p.provolatile, p.proparallel, p.prosecdef, p.proisstrict)
-                  FROM pg_proc p WHERE p.oid = objid) END AS definition
-FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'projection_offset')
-  AND deptype = 'e';
+
+-- Every object of the extension, with, for functions, the symbol,
+-- volatility, parallel safety, security, strictness and privileges.
+CREATE FUNCTION pg_temp.extension_objects(OUT object text, OUT acl text, OUT definition text)
+RETURNS SETOF record LANGUAGE sql AS $$
+SELECT pg_describe_object(d.classid, d.objid, 0),
+       p.proacl::text,
+       concat_ws(' ', p.prosrc, p.provolatile, p.proparallel, p.prosecdef, p.proisstrict)
+FROM pg_depend d
+LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'projection_offset')
+  AND d.deptype = 'e'
+$$;
+CREATE TEMP TABLE fresh_objects AS SELECT * FROM pg_temp.extension_objects();
 
 DROP EXTENSION projection_offset;
 CREATE EXTENSION projection_offset VERSION '1.0';
@@ -37,18 +42,8 @@ SELECT to_regprocedure('offset_claim(text,text,bigint,text)') AS claim_at_overlo
        to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') AS batch_apply_overload;
 
 -- The same objects as a fresh install, none missing and none extra, and
--- every function with the same symbol, volatility, parallel safety,
--- security and privileges.
-CREATE TEMP TABLE updated_objects AS
-SELECT pg_describe_object(classid, objid, 0) AS object,
-       CASE WHEN classid = 'pg_proc'::regclass
-            THEN (SELECT p.proacl::text FROM pg_proc p WHERE p.oid = objid) END AS acl,
-       CASE WHEN classid = 'pg_proc'::regclass
-            THEN (SELECT concat_ws(' ', p.prosrc, p.provolatile, p.proparallel, p.prosecdef, p.proisstrict)
-                  FROM pg_proc p WHERE p.oid = objid) END AS definition
-FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'projection_offset')
-  AND deptype = 'e';
-SELECT * FROM fresh_objects EXCEPT SELECT * FROM updated_objects ORDER BY 1;
-SELECT * FROM updated_objects EXCEPT SELECT * FROM fresh_objects ORDER BY 1;
+-- every function alike.
+SELECT * FROM fresh_objects EXCEPT SELECT * FROM pg_temp.extension_objects() ORDER BY 1;
+SELECT * FROM pg_temp.extension_objects() EXCEPT SELECT * FROM fresh_objects ORDER BY 1;
 SELECT count(*) > 20 AS many_objects, count(acl) > 3 AS some_acls FROM fresh_objects;
 SELECT has_function_privilege('public', 'offset_reset(text)', 'EXECUTE') AS public_may_reset;

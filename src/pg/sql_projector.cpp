@@ -63,6 +63,15 @@ void sql_body_error_context(void* arg) {
         errcontext("SQL function \"%s\" during startup", body->fname);
 }
 
+// Pops itself when the caller restores callback.previous; an error leaves
+// error_context_stack to the PG_TRY that catches it.
+void push_error_context(ErrorContextCallback& callback, ErrorState& state) noexcept {
+    callback.callback = sql_body_error_context;
+    callback.arg = &state;
+    callback.previous = error_context_stack;
+    error_context_stack = &callback;
+}
+
 // Parses and analyses the body into saved plan sources. Runs inside pg_call.
 void prepare_body(SqlBody* body, Oid oid, Oid collation) noexcept {
     HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
@@ -121,10 +130,7 @@ void drop_statements(SqlBody* body) noexcept {
 void sql_body_execute(SqlBody* body, int nargs, const Datum* args, const bool* nulls) noexcept {
     ErrorState state{body, 0};
     ErrorContextCallback callback;
-    callback.callback = sql_body_error_context;
-    callback.arg = &state;
-    callback.previous = error_context_stack;
-    error_context_stack = &callback;
+    push_error_context(callback, state);
 
     ParamListInfo params = nullptr;
     if (nargs > 0) {
@@ -220,10 +226,7 @@ SqlBody* sql_body_ready(SqlBody** slot, Oid oid, Oid collation) noexcept {
         *slot = body;
         ErrorState state{body, 0};
         ErrorContextCallback callback;
-        callback.callback = sql_body_error_context;
-        callback.arg = &state;
-        callback.previous = error_context_stack;
-        error_context_stack = &callback;
+        push_error_context(callback, state);
         prepare_body(body, oid, collation);
         error_context_stack = callback.previous;
     }
