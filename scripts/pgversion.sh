@@ -247,6 +247,14 @@ pgv_enter() {
     pgv_lock "$major"
     pgv_build "$major"
     PGV_ROOT=$(pgv_dir "$major")
+    # Holding the lock, anything still running or mounted in the environment
+    # was left by a run that was killed: it goes first.
+    pgv_stop_processes
+    local m
+    for m in $(pgv_mounts_under "$PGV_ROOT"); do
+        echo "unmounting $m, left by an earlier run" >&2
+        umount -l "$m" || true
+    done
     [ -z "$(pgv_mounts_under "$PGV_ROOT")" ] \
         || pgv_die "$PGV_ROOT still has mounts from an earlier run: umount -R them (findmnt -R $PGV_ROOT)"
     trap 'pgv_leave' EXIT
@@ -280,22 +288,26 @@ pgv_processes() {
     return 0
 }
 
+# Stops whatever still runs inside the environment (a server that a failed
+# suite left running would keep the mounts busy).
+pgv_stop_processes() {
+    local pids
+    pids=$(pgv_processes)
+    [ -n "$pids" ] || return 0
+    echo "stopping processes left in $PGV_ROOT:" $pids >&2
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null || true
+    sleep 2
+    pids=$(pgv_processes)
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
+
 pgv_leave() {
-    local rc=$? pids
+    local rc=$?
     trap - EXIT
     if [ -n "${PGV_EXIT_HOOK:-}" ]; then $PGV_EXIT_HOOK || true; fi
-    # A server that a failed suite left running would keep the mounts busy:
-    # whatever still runs inside is stopped before unmounting.
-    pids=$(pgv_processes)
-    if [ -n "$pids" ]; then
-        echo "stopping processes left in the PostgreSQL $PG_MAJOR environment:" $pids >&2
-        # shellcheck disable=SC2086
-        kill $pids 2>/dev/null || true
-        sleep 2
-        pids=$(pgv_processes)
-        # shellcheck disable=SC2086
-        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    fi
+    pgv_stop_processes
     pgv_umount_all
     if [ -n "${PGV_LOCK_FD:-}" ]; then exec {PGV_LOCK_FD}>&-; fi
     exit "$rc"
