@@ -154,7 +154,12 @@ void check_execute_privilege(CacheEntry& entry) {
     const bool known = entry.execute_checked_for == user;
     pg_call([&]() noexcept {
         if (!known) {
+#if PG_VERSION_NUM >= 160000
+            // PostgreSQL 16 replaced the per-catalog ACL checks with one.
+            AclResult acl = object_aclcheck(ProcedureRelationId, oid, user, ACL_EXECUTE);
+#else
             AclResult acl = pg_proc_aclcheck(oid, user, ACL_EXECUTE);
+#endif
             if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_FUNCTION, name);
         }
         InvokeFunctionExecuteHook(oid);

@@ -167,7 +167,12 @@ void sql_body_execute(SqlBody* body, int nargs, const Datum* args, const bool* n
             QueryDesc* qd = CreateQueryDesc(planned, body->src, GetActiveSnapshot(), InvalidSnapshot,
                                             None_Receiver, params, nullptr, 0);
             ExecutorStart(qd, 0);
+#if PG_VERSION_NUM >= 180000
+            // PostgreSQL 18 dropped ExecutorRun's execute_once argument.
+            ExecutorRun(qd, ForwardScanDirection, 0);
+#else
             ExecutorRun(qd, ForwardScanDirection, 0, true);
+#endif
             ExecutorFinish(qd);
             ExecutorEnd(qd);
             FreeQueryDesc(qd);
