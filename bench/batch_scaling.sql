@@ -18,10 +18,10 @@ BEGIN
         SELECT jsonb_agg(jsonb_build_object('event_id', 'scale-' || size || '-' || g, 'payload', jsonb_build_object('g', g)))
           INTO events FROM generate_series(1, size) g;
         started := clock_timestamp();
-        PERFORM apply_with_offset('bench-scaling', projector, events);
+        PERFORM apply_with_offset_batch('bench-scaling', projector, events);
         INSERT INTO scaling VALUES (size, 'fresh', extract(epoch FROM clock_timestamp() - started) * 1000);
         started := clock_timestamp();
-        PERFORM apply_with_offset('bench-scaling', projector, events);
+        PERFORM apply_with_offset_batch('bench-scaling', projector, events);
         INSERT INTO scaling VALUES (size, 're-delivered', extract(epoch FROM clock_timestamp() - started) * 1000);
     END LOOP;
     PERFORM offset_reset('bench-scaling');

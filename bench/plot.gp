@@ -14,11 +14,14 @@ set datafile missing "NaN"
 set format y "%.0s%c"
 set xrange [0.8:*]
 set yrange [0:*]
-ways = "(a)~client~tx (b)~one-statement~CTE (c)~PL/pgSQL~EXECUTE (d)~apply\\_with\\_offset (e)~SQL~projector~+~offset\\_claim"
+ways = "(a)~client~tx (b)~one-statement~CTE (c)~PL/pgSQL~EXECUTE (d)~apply\\_with\\_offset,~PL/pgSQL~projector (e)~SQL~projector~+~offset\\_claim"
+more = "(ds)~apply\\_with\\_offset,~SQL~projector (du)~the~same,~plans~not~kept (p)~PL/pgSQL~projector~+~offset\\_claim"
 do for [mode in "fresh redelivery"] {
     set title (mode eq "fresh" ? "fresh events, one per call" : "re-deliveries, one per call")
     plot for [i=2:6] outdir."/plot-".mode.".dat" using 1:i with linespoints lw 2 \
-             title system("echo '".word(ways, i-1)."' | tr '~' ' '")
+             title system("echo '".word(ways, i-1)."' | tr '~' ' '"), \
+         for [i=10:12] outdir."/plot-".mode.".dat" using 1:i with linespoints lw 2 dt 3 \
+             title system("echo '".word(more, i-9)."' | tr '~' ' '")
 }
 if (hasbatch) do for [mode in "fresh redelivery"] {
     set title (mode eq "fresh" ? "fresh events, batches" : "re-deliveries, batches")

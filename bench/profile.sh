@@ -96,7 +96,7 @@ if [ "$PERF" = 1 ]; then
     profile_case cte-fresh "$single/b_cte.sql" f- 1000000000000000
     profile_case cte-redelivery "$single/b_cte.sql" r- 100000
 fi
-HAVE_BATCH=$(psql -qAtX -d bench -c "SELECT to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') IS NOT NULL")
+HAVE_BATCH=$(psql -qAtX -d bench -c "SELECT to_regprocedure('apply_with_offset_batch(text,regprocedure,jsonb)') IS NOT NULL")
 psql -qAtX -d bench -c "SELECT bench_reset()" -c "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
 
 # Callgrind: the cluster is stopped and its data directory served by a
@@ -114,7 +114,7 @@ statement_for() {
         claim-fresh) echo "SELECT offset_claim('fc-$2', 'bench', bench_hash(bench_payload($2)))" ;;
         claim-redelivery) echo "SELECT offset_claim('r-$2', 'bench', bench_hash(bench_payload($2)))" ;;
         claim-nohash-fresh) echo "SELECT offset_claim('fn-$2', 'bench')" ;;
-        batch-apply-fresh) echo "SELECT apply_with_offset(handler_name => 'bench', projector => 'bench_project(text,jsonb)', events => (SELECT jsonb_agg(jsonb_build_object('event_id', 'fb-' || n, 'payload', bench_payload(n))) FROM generate_series($2 * 1000 + 1, $2 * 1000 + 1000) n))" ;;
+        batch-apply-fresh) echo "SELECT apply_with_offset_batch(handler_name => 'bench', projector => 'bench_project(text,jsonb)', events => (SELECT jsonb_agg(jsonb_build_object('event_id', 'fb-' || n, 'payload', bench_payload(n))) FROM generate_series($2 * 1000 + 1, $2 * 1000 + 1000) n))" ;;
     esac
 }
 
@@ -165,13 +165,16 @@ callgrind_case() {
 : >"$OUT/callgrind.txt"
 echo "== callgrind (single-user backend, one transaction per call)"
 SMALL=$((CALLS / 10))
-callgrind_case apply-fresh po_apply_with_offset "$SMALL" "$CALLS"
-callgrind_case apply-redelivery po_apply_with_offset "$SMALL" "$CALLS"
-callgrind_case apply-sqlprojector-fresh po_apply_with_offset "$SMALL" "$CALLS"
+# The statements give the projector as a string literal, which reaches the
+# projector-as-text forms of apply_with_offset and apply_with_offset_batch
+# (symbols po_..._by_name).
+callgrind_case apply-fresh po_apply_with_offset_by_name "$SMALL" "$CALLS"
+callgrind_case apply-redelivery po_apply_with_offset_by_name "$SMALL" "$CALLS"
+callgrind_case apply-sqlprojector-fresh po_apply_with_offset_by_name "$SMALL" "$CALLS"
 callgrind_case claim-fresh po_offset_claim "$SMALL" "$CALLS"
 callgrind_case claim-redelivery po_offset_claim "$SMALL" "$CALLS"
 callgrind_case claim-nohash-fresh po_offset_claim "$SMALL" "$CALLS"
 if [ "$HAVE_BATCH" = t ]; then
-    callgrind_case batch-apply-fresh po_apply_batch 2 20 1000
+    callgrind_case batch-apply-fresh po_apply_with_offset_batch_by_name 2 20 1000
 fi
 echo "reports: $OUT/profile-*.txt, $OUT/callgrind.txt (callgrind data: $CG)"

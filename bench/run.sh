@@ -25,11 +25,14 @@
 #      RETURNING; UPDATE (only when recorded); COMMIT  (what an ORM adapter does)
 #   b  one hand-written statement: a CTE doing claim + mutation
 #   c  a generic apply in PL/pgSQL calling the projector with EXECUTE
-#   d  apply_with_offset(event_id, handler, projector, payload)
+#   d  apply_with_offset(event_id, handler, projector, payload), PL/pgSQL projector
+#   ds the same with a LANGUAGE sql projector (its plans kept by the extension)
+#   du the same with projection_offset.cache_sql_projectors = off
+#   p  a PL/pgSQL projector calling offset_claim
 #   e  a LANGUAGE sql projector calling offset_claim
 # Batches of 1000 events per call:
-#   batch   apply_with_offset(handler_name, projector, events) when installed,
-#           else offset_claim(text[], text) plus a set-based UPDATE
+#   batch   apply_with_offset_batch(handler_name, projector, events) when installed,
+#           else offset_claim_batch(text[], text) plus a set-based UPDATE
 #   set     INSERT .. SELECT .. ON CONFLICT DO NOTHING plus a set-based UPDATE
 set -euo pipefail
 
@@ -97,9 +100,9 @@ psql -qAtX -c "ALTER SYSTEM SET max_connections = $((MAXC + 10))" >/dev/null
 createdb bench
 psql -qX -d bench -v ON_ERROR_STOP=1 -f "$BENCH/setup.sql" >/dev/null
 BATCH_APPLY=$(psql -qAtX -d bench -c \
-    "SELECT to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') IS NOT NULL")
-if [ "$BATCH_APPLY" = t ]; then BATCH_SCRIPT=batch_apply; BATCH_LABEL="batch apply_with_offset (1000/call)"
-else BATCH_SCRIPT=batch_claim; BATCH_LABEL="batch offset_claim + UPDATE (1000/call)"; fi
+    "SELECT to_regprocedure('apply_with_offset_batch(text,regprocedure,jsonb)') IS NOT NULL")
+if [ "$BATCH_APPLY" = t ]; then BATCH_SCRIPT=batch_apply; BATCH_LABEL="batch apply_with_offset_batch (1000/call)"
+else BATCH_SCRIPT=batch_claim; BATCH_LABEL="batch offset_claim_batch + UPDATE (1000/call)"; fi
 
 {
     echo "== configuration"
@@ -114,11 +117,11 @@ else BATCH_SCRIPT=batch_claim; BATCH_LABEL="batch offset_claim + UPDATE (1000/ca
 
 # pgbench over one script; prints transactions per second.
 run_point() {
-    local script=$1 clients=$2 pfx=$3 range_var=$4 range=$5
+    local script=$1 clients=$2 pfx=$3 range_var=$4 range=$5 options=${6:-}
     local log=$OUT/pgbench.log
     {
-        echo "-- $script clients=$clients pfx=$pfx $range_var=$range"
-        PGHOST=$BENCH_HOST pgbench -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" --max-tries=10 \
+        echo "-- $script clients=$clients pfx=$pfx $range_var=$range ${options:+PGOPTIONS=$options}"
+        PGOPTIONS=$options PGHOST=$BENCH_HOST pgbench -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" --max-tries=10 \
             -D pfx="$pfx" -D "$range_var=$range" -f "$BENCH/$script" bench 2>&1
     } >>"$log" || true
     local tps
@@ -137,12 +140,15 @@ reset_offsets() {
     psql -qAtX -d bench -c "SELECT bench_reset()" -c "VACUUM ANALYZE projection_offset, order_totals" >/dev/null
 }
 
-WAYS="a:single/a_client_tx.sql b:single/b_cte.sql c:single/c_plpgsql_execute.sql d:single/d_apply_with_offset.sql e:single/e_sql_projector.sql"
+WAYS="a:single/a_client_tx.sql b:single/b_cte.sql c:single/c_plpgsql_execute.sql d:single/d_apply_with_offset.sql"
+WAYS="$WAYS ds:single/ds_apply_sql_projector.sql du:single/ds_apply_sql_projector.sql"
+WAYS="$WAYS p:single/p_plpgsql_projector.sql e:single/e_sql_projector.sql"
+NWAYS=$(echo "$WAYS" | wc -w)
 BATCHES="batch:batch/$BATCH_SCRIPT.sql set:batch/set_based.sql"
 [ "$BATCH_APPLY" = t ] && BATCHES="batch:batch/$BATCH_SCRIPT.sql bset:batch/batch_apply_set.sql set:batch/set_based.sql"
 NBATCH=$(echo "$BATCHES" | wc -w)
 : >"$OUT/pgbench.log"
-points=$(( $(echo "$CLIENTS" | wc -w) * 2 * (5 + NBATCH * BATCH) * ROUNDS ))
+points=$(( $(echo "$CLIENTS" | wc -w) * 2 * (NWAYS + NBATCH * BATCH) * ROUNDS ))
 echo
 echo "== measuring $points points of $DURATION s"
 for round in $(seq 1 "$ROUNDS"); do
@@ -158,6 +164,8 @@ for round in $(seq 1 "$ROUNDS"); do
                 [ "$mode" = fresh ] && reset_offsets
                 case $way in
                     batch|bset|set) tps=$(run_point "$script" "$c" "$pfx" blocks "$blocks"); per=1000 ;;
+                    du) tps=$(run_point "$script" "$c" "$pfx" range "$range" \
+                              "-c projection_offset.cache_sql_projectors=off"); per=1 ;;
                     *) tps=$(run_point "$script" "$c" "$pfx" range "$range"); per=1 ;;
                 esac
                 eps=$(awk -v t="$tps" -v p="$per" 'BEGIN {printf "%.0f", t * p}')
@@ -181,11 +189,14 @@ table() {
     BEGIN {
         nc = split(clients, cs, " ")
         label["a"] = "(a) client tx, 4 round trips"; label["b"] = "(b) one-statement CTE"
-        label["c"] = "(c) PL/pgSQL + EXECUTE"; label["d"] = "(d) apply_with_offset"
+        label["c"] = "(c) PL/pgSQL + EXECUTE"; label["d"] = "(d) apply_with_offset, PL/pgSQL projector"
+        label["ds"] = "(ds) apply_with_offset, SQL projector"
+        label["du"] = "(du) the same, plans not kept"
+        label["p"] = "(p) PL/pgSQL projector + offset_claim"
         label["e"] = "(e) SQL projector + offset_claim"; label["batch"] = batch_label
         label["set"] = "set-based INSERT..SELECT + UPDATE (1000/call)"
         label["bset"] = "batch apply_with_offset, set projector (1000/call)"
-        nw = split("a b c d e batch bset set", ws, " ")
+        nw = split("a b c d ds du p e batch bset set", ws, " ")
         title["fresh"] = "fresh events"; title["redelivery"] = "re-deliveries"
     }
     function dashes(n,   s) { s = ""; while (n-- > 0) s = s "-"; return s }
@@ -233,16 +244,19 @@ targets() {
         nc = split(clients, cs, " ")
         print ""
         print "targets (per client count; MET when every client count meets it)"
-        check("(d)/(a) fresh", "fresh", "d", "a", 1.5)
-        check("(d)/(a) re-deliveries", "redelivery", "d", "a", 1.5)
-        check("(d)/(c) fresh", "fresh", "d", "c", 1.5)
-        check("(d)/(c) re-deliveries", "redelivery", "d", "c", 1.5)
-        check("(d)/(b) fresh", "fresh", "d", "b", 0.9)
-        check("(d)/(b) re-deliveries", "redelivery", "d", "b", 1.0)
-        check("batch/(b) fresh", "fresh", "batch", "b", 5)
-        check("batch/(b) re-deliveries", "redelivery", "batch", "b", 5)
-        check("batch, set projector/(b) fresh", "fresh", "bset", "b", 5)
-        check("batch, set projector/(b) re-deliveries", "redelivery", "bset", "b", 5)
+        check("(d)/(b) fresh", "fresh", "d", "b", 1.0)
+        check("(ds)/(b) fresh", "fresh", "ds", "b", 1.0)
+        check("(p)/(b) fresh", "fresh", "p", "b", 1.0)
+        check("(e)/(b) fresh", "fresh", "e", "b", 1.0)
+        check("batch/set fresh", "fresh", "batch", "set", 1.0)
+        check("batch/set re-deliveries", "redelivery", "batch", "set", 1.0)
+        check("batch, set projector/set fresh", "fresh", "bset", "set", 1.0)
+        check("batch, set projector/set re-deliveries", "redelivery", "bset", "set", 1.0)
+        print ""
+        print "what keeping SQL projector plans changes, and the round trips of (a)"
+        check("(ds)/(du) fresh", "fresh", "ds", "du", 1.0)
+        check("(d)/(a) fresh", "fresh", "d", "a", 1.0)
+        check("(ds)/(a) fresh", "fresh", "ds", "a", 1.0)
     }' "$OUT/results.tsv"
 }
 
@@ -259,7 +273,7 @@ scaling() {
 for mode in fresh redelivery; do
     awk -F'\t' -v m="$mode" -v clients="$CLIENTS" '
         { r[$1, $2, $3] = $4 }
-        END { nc = split(clients, cs, " "); nw = split("a b c d e batch set bset", ws, " ")
+        END { nc = split(clients, cs, " "); nw = split("a b c d e batch set bset ds du p", ws, " ")
               for (i = 1; i <= nc; i++) { line = cs[i]
                   for (j = 1; j <= nw; j++) line = line "\t" (((m, cs[i], ws[j]) in r) ? r[m, cs[i], ws[j]] : "NaN")
                   print line } }' "$OUT/results.tsv" >"$OUT/plot-$mode.dat"

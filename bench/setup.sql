@@ -37,8 +37,9 @@ BEGIN
 END
 $$;
 
--- The same projector in LANGUAGE sql (PostgreSQL 15 plans a SQL function's
--- body again in every transaction); used by the profile, not by the table.
+-- The same projector in LANGUAGE sql, for (ds) and (du): PostgreSQL 15 to 17
+-- plan a SQL function's body again in every transaction, unless the
+-- extension keeps its plans (projection_offset.cache_sql_projectors).
 CREATE FUNCTION bench_project_sql(event_id text, payload jsonb) RETURNS void
 LANGUAGE sql AS $$
     UPDATE order_totals
@@ -83,6 +84,20 @@ LANGUAGE sql AS $$
         RETURNING 1
     )
     SELECT recorded FROM claim;
+$$;
+
+-- (p) the same in PL/pgSQL: a projector that claims through offset_claim.
+CREATE FUNCTION bench_project_claiming_plpgsql(event_id text, payload jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF offset_claim(event_id, 'bench', encode(sha256(convert_to(payload::text, 'UTF8')), 'hex')) THEN
+        UPDATE order_totals
+           SET total = total + (payload->>'amount')::bigint, events = events + 1
+         WHERE order_id = payload->>'order';
+        RETURN true;
+    END IF;
+    RETURN false;
+END
 $$;
 
 -- Re-deliveries replay events r-1 .. r-<count>, recorded beforehand with the

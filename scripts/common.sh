@@ -1,13 +1,26 @@
-# Shared by scripts/demo.sh and scripts/test.sh: packages, build, and a
-# throwaway PostgreSQL cluster on a private Unix socket.
+# Shared by scripts/demo.sh, scripts/test.sh and the suites: packages,
+# build, and a throwaway PostgreSQL cluster on a private Unix socket.
 # shellcheck shell=bash
 
-PG_MAJOR=15
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# The host's PostgreSQL, from Debian 12's packages.
+HOST_PG_MAJOR=15
+# The PostgreSQL version in use: the host's, or another one in its Debian
+# environment (scripts/pgversion.sh exports PO_PG_MAJOR, PO_PG_BIN and
+# PO_PG_ENV when it enters one; `sudo bash scripts/pgversion.sh with 17 CMD`).
+PG_MAJOR=${PO_PG_MAJOR:-$HOST_PG_MAJOR}
+# PG_BIN: the version's programs as the host runs them (for another version:
+# wrappers that run them in its environment). PG_CONFIG: pg_config where
+# builds run (in the environment, through pg_env).
+PG_BIN=${PO_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 export PATH="$PG_BIN:$PATH"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/pgversion.sh
+source "$ROOT/scripts/pgversion.sh"
 # PostgreSQL refuses to run as root: the cluster runs as this OS user.
 PO_OS_USER=${PO_OS_USER:-postgres}
+# `make installcheck` runs as this unprivileged OS user when started as root.
+PO_CHECK_USER=${PO_CHECK_USER:-nobody}
 
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -17,9 +30,10 @@ require_root() {
 }
 
 # Debian packages the build and the tests need; installed only when missing.
-PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib
+PACKAGES=(postgresql-$HOST_PG_MAJOR postgresql-server-dev-$HOST_PG_MAJOR postgresql-contrib
           build-essential g++ cmake libgtest-dev clang-14 llvm-14 libclang-rt-14-dev
-          gnuplot-nox libpq-dev python3-psycopg sqlsmith bc)
+          gnuplot-nox libpq-dev python3-psycopg sqlsmith bc
+          postgresql-server-dev-all debhelper dpkg-dev debootstrap)
 
 ensure_packages() {
     local missing=()
@@ -42,8 +56,76 @@ ensure_packages() {
 
 build_and_install() {
     say "building and installing the extension"
-    make -C "$ROOT" -s -j2 PG_CONFIG="$PG_BIN/pg_config" >/dev/null
-    make -C "$ROOT" -s install PG_CONFIG="$PG_BIN/pg_config" >/dev/null
+    make -C "$ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null
+    make -C "$ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+}
+
+# The host's PostgreSQL 15 install tree is shared by every checkout on the
+# machine: whoever installs into it and tests holds /tmp/po-pg15.lock
+# meanwhile. pg15_lock takes it unless an ancestor process holds it already
+# (flock /tmp/po-pg15.lock sudo bash scripts/test.sh); pg15_unlock lets go.
+PO_PG15_LOCK=${PO_PG15_LOCK:-/tmp/po-pg15.lock}
+pg15_lock() {
+    exec {PG15_LOCK_FD}>>"$PO_PG15_LOCK"
+    local inode holder p
+    inode=$(stat -c %i "$PO_PG15_LOCK")
+    for holder in $(awk -v i="$inode" '$2 == "FLOCK" { split($6, f, ":"); if (f[3] == i) print $5 }' /proc/locks); do
+        p=$$
+        while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+            [ "$p" = "$holder" ] && { echo "$PO_PG15_LOCK is held by a parent process"; return 0; }
+            p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+        done
+    done
+    if ! flock -n "$PG15_LOCK_FD"; then
+        echo "waiting for $PO_PG15_LOCK (another checkout is testing against the host's PostgreSQL)"
+        flock "$PG15_LOCK_FD"
+    fi
+}
+pg15_unlock() {
+    [ -n "${PG15_LOCK_FD:-}" ] || return 0
+    exec {PG15_LOCK_FD}>&-
+    PG15_LOCK_FD=
+}
+
+# Counts the tests of a pg_regress or pg_isolation_regress log, in the
+# output format of PostgreSQL 15 ("test name ... ok") and of 16 and later
+# ("ok 1 - name"): prints "PASSED FAILED".
+regress_counts() {
+    local passed failed
+    passed=$(grep -cE '\.\.\. +ok( |$)|^ok [0-9]+ ' "$1" || true)
+    failed=$(grep -cE '\.\.\. +(FAILED|failed)|^not ok [0-9]+ ' "$1" || true)
+    echo "$passed $failed"
+}
+
+# pgxs_installcheck NAME [MAKE VARIABLES]: the source tree's `make
+# installcheck` against the server in PGHOST/PGPORT/PGUSER, built out of the
+# tree in a temporary directory, with the version's own PGXS. Started as
+# root, it runs as PO_CHECK_USER, as `make installcheck` needs no privilege.
+# ISOLATION= runs the regression tests only, REGRESS= the isolation specs only.
+# Ends with "NAME: N passed, N failed".
+pgxs_installcheck() {
+    local name=$1; shift
+    local dir status=0 passed failed
+    dir=$(mktemp -d "/tmp/po_$name.XXXXXX")
+    local make_cmd=(make -C "$dir" -f "$ROOT/Makefile" VPATH="$ROOT" PG_CONFIG="$PG_CONFIG" installcheck "$@")
+    if [ "$(id -u)" = 0 ]; then
+        chown "$PO_CHECK_USER" "$dir"
+        pg_env runuser -u "$PO_CHECK_USER" -- "${make_cmd[@]}" >"$dir.log" 2>&1 || status=$?
+    else
+        pg_env "${make_cmd[@]}" >"$dir.log" 2>&1 || status=$?
+    fi
+    grep -vE '^make(\[[0-9]+\])?: (Entering|Leaving) directory' "$dir.log"
+    read -r passed failed < <(regress_counts "$dir.log")
+    if [ "$status" != 0 ] || [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
+        cat "$dir"/regression.diffs "$dir"/output_iso/regression.diffs 2>/dev/null | head -300
+        echo "outputs kept in $dir"
+        [ "$failed" != 0 ] || failed=1
+    else
+        rm -rf "$dir"
+    fi
+    rm -f "$dir.log"
+    echo "$name: $passed passed, $failed failed"
+    [ "$failed" = 0 ]
 }
 
 as_os_user() { runuser -u "$PO_OS_USER" -- "$@"; }

@@ -27,8 +27,8 @@ SELECT apply_with_offset('evt-1', 'order-totals', 'project_order_placed(text,jso
 SELECT * FROM order_totals;
 
 \echo '-- 4. A batch of three events, one of them already applied: two are applied, in one call.'
-SELECT apply_with_offset(handler_name => 'order-totals', projector => 'project_order_placed(text,jsonb)',
-    events => '[{"event_id": "evt-1", "payload": {"order": "o-1", "amount": 25}},
+SELECT apply_with_offset_batch('order-totals', 'project_order_placed(text,jsonb)',
+    '[{"event_id": "evt-1", "payload": {"order": "o-1", "amount": 25}},
                {"event_id": "evt-2", "payload": {"order": "o-1", "amount": 5}},
                {"event_id": "evt-3", "payload": {"order": "o-2", "amount": 7}}]') AS applied;
 SELECT * FROM order_totals ORDER BY order_id;

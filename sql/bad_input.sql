@@ -8,15 +8,15 @@ LANGUAGE sql AS $$ SELECT $$;
 \set VERBOSITY default
 SELECT offset_claim(NULL, 'bad');
 SELECT offset_claim('e', NULL);
-SELECT offset_claim(NULL::text[], 'bad');
-SELECT offset_claim(ARRAY['e'], NULL);
-SELECT offset_claim(ARRAY['e', NULL], 'bad');
+SELECT offset_claim_batch(NULL::text[], 'bad');
+SELECT offset_claim_batch(ARRAY['e'], NULL);
+SELECT offset_claim_batch(ARRAY['e', NULL], 'bad');
 SELECT apply_with_offset(NULL, 'bad', 'good_projector(text,jsonb)', '{}');
 SELECT apply_with_offset('e', NULL, 'good_projector(text,jsonb)', '{}');
 SELECT apply_with_offset('e', 'bad', NULL, '{}');
 \set VERBOSITY sqlstate
 SELECT offset_claim(NULL, 'bad');
-SELECT offset_claim(ARRAY['e', NULL], 'bad');
+SELECT offset_claim_batch(ARRAY['e', NULL], 'bad');
 SELECT apply_with_offset('e', 'bad', NULL, '{}');
 \set VERBOSITY default
 
@@ -24,11 +24,11 @@ SELECT apply_with_offset('e', 'bad', NULL, '{}');
 SELECT offset_claim('', 'bad');
 SELECT offset_claim('e', '');
 SELECT offset_claim('e', 'bad', '');
-SELECT offset_claim(ARRAY['e', ''], 'bad');
+SELECT offset_claim_batch(ARRAY['e', ''], 'bad');
 SELECT apply_with_offset('', 'bad', 'good_projector(text,jsonb)', '{}');
 \set VERBOSITY sqlstate
 SELECT offset_claim('', 'bad');
-SELECT offset_claim(ARRAY['e', ''], 'bad');
+SELECT offset_claim_batch(ARRAY['e', ''], 'bad');
 \set VERBOSITY default
 
 -- Values too long to index: event ids up to 1024 bytes, handler names up to
@@ -36,7 +36,7 @@ SELECT offset_claim(ARRAY['e', ''], 'bad');
 SELECT offset_claim(repeat('x', 1025), 'bad');
 SELECT offset_claim('e', repeat('h', 257));
 SELECT offset_claim('e', repeat('é', 129));
-SELECT offset_claim(ARRAY['e', repeat('x', 1025)], 'bad');
+SELECT offset_claim_batch(ARRAY['e', repeat('x', 1025)], 'bad');
 \set VERBOSITY sqlstate
 SELECT offset_claim(repeat('x', 1025), 'bad');
 \set VERBOSITY default
@@ -46,7 +46,7 @@ SELECT offset_claim(repeat('x', 1024), repeat('h', 256));
 DELETE FROM projection_offset WHERE "handlerName" = repeat('h', 256);
 
 -- Multi-dimensional arrays are rejected rather than flattened.
-SELECT offset_claim(ARRAY[['a', 'b'], ['c', 'd']], 'bad');
+SELECT offset_claim_batch(ARRAY[['a', 'b'], ['c', 'd']], 'bad');
 
 -- Projectors with no matching signature: 42804.
 CREATE FUNCTION wrong_args(payload text) RETURNS void LANGUAGE sql AS $$ SELECT $$;
@@ -84,7 +84,7 @@ CREATE FUNCTION strict_projector(payload jsonb) RETURNS void LANGUAGE sql STRICT
 SELECT apply_with_offset('e', 'bad', 'strict_projector(jsonb)', NULL);
 
 -- A bad element anywhere in a batch records none of the good ones.
-SELECT offset_claim(ARRAY['good-1', 'good-2', NULL], 'bad');
+SELECT offset_claim_batch(ARRAY['good-1', 'good-2', NULL], 'bad');
 
 -- Nothing above was recorded.
 SELECT count(*) AS recorded FROM projection_offset WHERE "handlerName" = 'bad';

@@ -1,11 +1,11 @@
--- apply_with_offset(handler_name, projector, events): the batch form.
+-- apply_with_offset_batch(handler_name, projector, events): the batch form.
 CREATE TABLE batch_seen (event_id text, amount int, seq serial);
 CREATE FUNCTION batch_projector(event_id text, payload jsonb) RETURNS void
 LANGUAGE sql AS $$ INSERT INTO batch_seen (event_id, amount) VALUES (event_id, (payload->>'amount')::int) $$;
 
 -- Applies each new event once, in array order, skipping repeats inside the
 -- batch; returns how many it applied.
-SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)',
+SELECT apply_with_offset_batch('batch', 'batch_projector(text,jsonb)',
     '[{"event_id": "b-2", "payload": {"amount": 2}},
       {"event_id": "b-1", "payload": {"amount": 1}},
       {"event_id": "b-2", "payload": {"amount": 2}},
@@ -13,7 +13,7 @@ SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)',
 SELECT event_id, amount FROM batch_seen ORDER BY seq;
 
 -- Re-delivering an overlapping batch applies only what is new.
-SELECT apply_with_offset(handler_name => 'batch', projector => 'batch_projector(text,jsonb)',
+SELECT apply_with_offset_batch(handler_name => 'batch', projector => 'batch_projector(text,jsonb)',
     events => '[{"event_id": "b-3", "payload": {"amount": 3}}, {"event_id": "b-4", "payload": {"amount": 4}}]');
 SELECT event_id, amount FROM batch_seen ORDER BY seq;
 SELECT count(*) FROM projection_offset WHERE "handlerName" = 'batch';
@@ -34,7 +34,7 @@ BEGIN
     END IF;
 END
 $$;
-SELECT apply_with_offset('batch-fail', 'fails_on_b7(text,jsonb)',
+SELECT apply_with_offset_batch('batch-fail', 'fails_on_b7(text,jsonb)',
     '[{"event_id": "b-6"}, {"event_id": "b-7"}, {"event_id": "b-8"}]'::jsonb);
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS rows_left FROM batch_seen WHERE event_id IN ('b-6', 'b-7', 'b-8');
@@ -42,21 +42,21 @@ SELECT count(*) AS offsets_left FROM projection_offset WHERE "handlerName" = 'ba
 
 -- A divergent payload anywhere in the batch, against the table or an
 -- earlier element, rejects the whole batch and names the element.
-SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)',
+SELECT apply_with_offset_batch('batch', 'batch_projector(text,jsonb)',
     '[{"event_id": "b-5", "payload": {"amount": 5}}, {"event_id": "b-1", "payload": {"amount": 100}}]'::jsonb);
 \echo :LAST_ERROR_SQLSTATE
-SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)',
+SELECT apply_with_offset_batch('batch', 'batch_projector(text,jsonb)',
     '[{"event_id": "b-5", "payload": {"amount": 5}}, {"event_id": "b-5", "payload": {"amount": 6}}]'::jsonb);
 SELECT count(*) AS b5_offsets FROM projection_offset WHERE "eventId" = 'b-5';
 
 -- Events without a payload reach the projector with a NULL payload.
 CREATE FUNCTION payload_is_null(event_id text, payload jsonb) RETURNS void
 LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE '% payload is null: %', event_id, payload IS NULL; END $$;
-SELECT apply_with_offset('batch-null', 'payload_is_null(text,jsonb)',
+SELECT apply_with_offset_batch('batch-null', 'payload_is_null(text,jsonb)',
     '[{"event_id": "n-1"}, {"event_id": "n-2", "payload": null}]'::jsonb);
 
 -- An empty array applies nothing.
-SELECT apply_with_offset('batch', 'batch_projector(text,jsonb)', '[]'::jsonb);
+SELECT apply_with_offset_batch('batch', 'batch_projector(text,jsonb)', '[]'::jsonb);
 
 -- It is set-based and needs no subtransaction per event: 5000 events in
 -- one call, 2500 of them new on the second call.
@@ -64,30 +64,30 @@ CREATE TABLE batch_count (n int);
 INSERT INTO batch_count VALUES (0);
 CREATE FUNCTION count_one(payload jsonb) RETURNS void
 LANGUAGE sql AS $$ UPDATE batch_count SET n = n + 1 $$;
-SELECT apply_with_offset('batch-big', 'count_one(jsonb)',
+SELECT apply_with_offset_batch('batch-big', 'count_one(jsonb)',
     (SELECT jsonb_agg(jsonb_build_object('event_id', 'big-' || g, 'payload', g)) FROM generate_series(1, 5000) g));
-SELECT apply_with_offset('batch-big', 'count_one(jsonb)',
+SELECT apply_with_offset_batch('batch-big', 'count_one(jsonb)',
     (SELECT jsonb_agg(jsonb_build_object('event_id', 'big-' || g, 'payload', g)) FROM generate_series(2501, 7500) g));
 SELECT n FROM batch_count;
 
 -- Bad input: clear errors, nothing recorded.
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', NULL::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '{"event_id": "x"}'::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '"x"'::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x"}, 7]'::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"payload": {}}]'::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": null}]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', NULL::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '{"event_id": "x"}'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '"x"'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x"}, 7]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '[{"payload": {}}]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": null}]'::jsonb);
 \echo :LAST_ERROR_SQLSTATE
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": 12}]'::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": ""}]'::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)',
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": 12}]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": ""}]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)',
     jsonb_build_array(jsonb_build_object('event_id', repeat('x', 1025))));
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x", "position": "7"}]'::jsonb);
-SELECT apply_with_offset('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x", "position": 7.5}]'::jsonb);
-SELECT apply_with_offset(NULL, 'batch_projector(text,jsonb)', '[]'::jsonb);
-SELECT apply_with_offset('batch-bad', NULL::regprocedure, '[]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x", "position": "7"}]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'batch_projector(text,jsonb)', '[{"event_id": "x", "position": 7.5}]'::jsonb);
+SELECT apply_with_offset_batch(NULL, 'batch_projector(text,jsonb)', '[]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', NULL::regprocedure, '[]'::jsonb);
 CREATE FUNCTION strict_batch(payload jsonb) RETURNS void LANGUAGE sql STRICT AS $$ SELECT $$;
-SELECT apply_with_offset('batch-bad', 'strict_batch(jsonb)', '[{"event_id": "x", "payload": 1}, {"event_id": "y"}]'::jsonb);
+SELECT apply_with_offset_batch('batch-bad', 'strict_batch(jsonb)', '[{"event_id": "x", "payload": 1}, {"event_id": "y"}]'::jsonb);
 SELECT count(*) AS recorded FROM projection_offset WHERE "handlerName" = 'batch-bad';
 
 -- A set projector, (text[], jsonb[]), is called once per batch with the
@@ -102,27 +102,27 @@ LANGUAGE sql AS $$
 $$;
 CREATE FUNCTION show_batch(event_ids text[], payloads jsonb[]) RETURNS void
 LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'ids %, payloads %', event_ids, payloads; END $$;
-SELECT apply_with_offset('set', 'show_batch(text[],jsonb[])',
+SELECT apply_with_offset_batch('set', 'show_batch(text[],jsonb[])',
     '[{"event_id": "s-2", "payload": {"order": "o-1", "amount": 2}},
       {"event_id": "s-1"},
       {"event_id": "s-2", "payload": {"order": "o-1", "amount": 2}}]'::jsonb);
-SELECT apply_with_offset('set', 'project_batch(text[],jsonb[])',
+SELECT apply_with_offset_batch('set', 'project_batch(text[],jsonb[])',
     (SELECT jsonb_agg(jsonb_build_object('event_id', 'set-' || g, 'payload',
                                          jsonb_build_object('order', 'o-' || g % 3, 'amount', g)))
      FROM generate_series(1, 300) g));
 -- Re-delivered with 100 new events: only those reach the projector.
-SELECT apply_with_offset('set', 'project_batch(text[],jsonb[])',
+SELECT apply_with_offset_batch('set', 'project_batch(text[],jsonb[])',
     (SELECT jsonb_agg(jsonb_build_object('event_id', 'set-' || g, 'payload',
                                          jsonb_build_object('order', 'o-' || g % 3, 'amount', g)))
      FROM generate_series(201, 400) g));
 SELECT * FROM batch_totals ORDER BY 1;
 SELECT sum(total) = (SELECT sum(g) FROM generate_series(1, 400) g) AS every_event_once FROM batch_totals;
 -- Nothing new: the projector is not called at all.
-SELECT apply_with_offset('set', 'show_batch(text[],jsonb[])', '[{"event_id": "s-1"}]'::jsonb);
+SELECT apply_with_offset_batch('set', 'show_batch(text[],jsonb[])', '[{"event_id": "s-1"}]'::jsonb);
 -- Its errors name the handler and the batch, and undo the whole batch.
 CREATE FUNCTION failing_batch(event_ids text[], payloads jsonb[]) RETURNS void
 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'batch refused' USING ERRCODE = 'check_violation'; END $$;
-SELECT apply_with_offset('set-fail', 'failing_batch(text[],jsonb[])', '[{"event_id": "f-1"}, {"event_id": "f-2"}]'::jsonb);
+SELECT apply_with_offset_batch('set-fail', 'failing_batch(text[],jsonb[])', '[{"event_id": "f-1"}, {"event_id": "f-2"}]'::jsonb);
 SELECT count(*) AS left_behind FROM projection_offset WHERE "handlerName" = 'set-fail';
 -- The single form refuses a set projector.
 SELECT apply_with_offset('s-9', 'set', 'project_batch(text[],jsonb[])', '{}');

@@ -27,15 +27,15 @@ $$;
 
 -- Batch: records what is new, returns exactly those ids, in array order,
 -- counting an id repeated in the array once.
-SELECT * FROM offset_claim(ARRAY['b-3', 'b-1', 'c-1', 'b-2', 'b-1', 'b-3'], 'claims');
-SELECT * FROM offset_claim(ARRAY['b-1', 'b-4'], 'claims');
-SELECT * FROM offset_claim(ARRAY[]::text[], 'claims');
-SELECT count(*) FROM offset_claim(ARRAY['b-1', 'b-2', 'b-3', 'b-4'], 'claims');
+SELECT * FROM offset_claim_batch(ARRAY['b-3', 'b-1', 'c-1', 'b-2', 'b-1', 'b-3'], 'claims');
+SELECT * FROM offset_claim_batch(ARRAY['b-1', 'b-4'], 'claims');
+SELECT * FROM offset_claim_batch(ARRAY[]::text[], 'claims');
+SELECT count(*) FROM offset_claim_batch(ARRAY['b-1', 'b-2', 'b-3', 'b-4'], 'claims');
 SELECT "eventId" FROM projection_offset WHERE "handlerName" = 'claims' AND "eventId" LIKE 'b-%' ORDER BY 1;
 
 -- It is one set-based statement however long the array.
-SELECT count(*) FROM offset_claim(ARRAY(SELECT 'bulk-' || g FROM generate_series(1, 5000) g), 'bulk');
-SELECT count(*) FROM offset_claim(ARRAY(SELECT 'bulk-' || g FROM generate_series(4001, 6000) g), 'bulk');
+SELECT count(*) FROM offset_claim_batch(ARRAY(SELECT 'bulk-' || g FROM generate_series(1, 5000) g), 'bulk');
+SELECT count(*) FROM offset_claim_batch(ARRAY(SELECT 'bulk-' || g FROM generate_series(4001, 6000) g), 'bulk');
 
 -- Claims inside a transaction disappear with its rollback.
 BEGIN;
@@ -45,7 +45,7 @@ SELECT offset_claim('c-9', 'claims');
 
 -- A literal pair of strings picks the single form, an array the batch form.
 SELECT pg_typeof(offset_claim('c-10', 'claims'));
-SELECT pg_typeof(offset_claim(ARRAY['c-11'], 'claims'));
+SELECT pg_typeof(offset_claim_batch(ARRAY['c-11'], 'claims'));
 
 -- appliedAt is filled in by the table default.
 SELECT "appliedAt" IS NOT NULL AND "appliedAt" <= localtimestamp AS stamped

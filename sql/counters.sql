@@ -5,7 +5,7 @@ SELECT offset_claim('k-1', 'counted');
 SELECT offset_claim('k-1', 'counted');
 SELECT offset_claim('k-2', 'counted', 'hash-a');
 SELECT offset_claim('k-2', 'counted', 'hash-b');
-SELECT * FROM offset_claim(ARRAY['k-3', 'k-4', 'k-1', 'k-3'], 'counted');
+SELECT * FROM offset_claim_batch(ARRAY['k-3', 'k-4', 'k-1', 'k-3'], 'counted');
 SELECT handler_name, claims, duplicates, divergences, stats_reset <= now() AS reset_known
 FROM projection_offset_counters() WHERE handler_name = 'counted';
 -- They count calls, so a rolled-back claim still counts.

@@ -104,3 +104,59 @@ SELECT * FROM assert_projector_idempotent('correct_projector(text,jsonb)', '[{"p
 SELECT * FROM assert_projector_idempotent('jsonb_typeof(jsonb)', '[]');
 -- An empty event list passes trivially.
 SELECT * FROM assert_projector_idempotent('correct_projector(text,jsonb)', '[]');
+
+-- The projector is called by its OID: an overload of the same name whose
+-- defaults would make a call by name ambiguous changes nothing.
+CREATE FUNCTION correct_projector(event_id text, payload jsonb, extra int DEFAULT 0) RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the overload was called'; END $$;
+SELECT * FROM assert_projector_idempotent('correct_projector(text,jsonb)', :'events');
+DROP FUNCTION correct_projector(text, jsonb, int);
+
+-- A projector that raises PJ900 itself fails the check: the harness rolls
+-- back with a PJ900 of its own and never mistakes the projector's for it.
+CREATE FUNCTION raises_pj900(event_id text, payload jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM offset_claim(event_id, 'harness-pj900');
+    RAISE EXCEPTION 'projector gave up' USING ERRCODE = 'PJ900';
+END
+$$;
+SELECT * FROM assert_projector_idempotent('raises_pj900(text,jsonb)', :'events');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS pj900_offsets FROM projection_offset WHERE "handlerName" = 'harness-pj900';
+
+-- An error of the projector reaches the caller with its SQLSTATE and a
+-- context line naming the event.
+\set SHOW_CONTEXT always
+CREATE FUNCTION fails_on_h2(event_id text, payload jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF event_id = 'h-2' THEN
+        RAISE EXCEPTION 'no such order' USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    PERFORM offset_claim(event_id, 'harness-fails');
+END
+$$;
+SELECT * FROM assert_projector_idempotent('fails_on_h2(text,jsonb)', :'events');
+\echo :LAST_ERROR_SQLSTATE
+\set SHOW_CONTEXT never
+
+-- The harness keeps working after its schema is renamed.
+DROP EXTENSION projection_offset;
+CREATE SCHEMA harness_ext;
+CREATE EXTENSION projection_offset SCHEMA harness_ext;
+ALTER SCHEMA harness_ext RENAME TO harness_ext_renamed;
+CREATE FUNCTION claims_after_rename(event_id text, payload jsonb) RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM harness_ext_renamed.offset_claim(event_id, 'harness-renamed'); END $$;
+CREATE FUNCTION counts_after_rename(event_id text, payload jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM harness_ext_renamed.offset_claim(event_id, 'harness-renamed');
+    UPDATE harness_counter SET n = n + 1 WHERE id = 1;
+END
+$$;
+SELECT * FROM harness_ext_renamed.assert_projector_idempotent('claims_after_rename(text,jsonb)', :'events', 3);
+SELECT * FROM harness_ext_renamed.assert_projector_idempotent('counts_after_rename(text,jsonb)', :'events');
+DROP EXTENSION projection_offset;
+DROP SCHEMA harness_ext_renamed;
+CREATE EXTENSION projection_offset;

@@ -30,7 +30,7 @@ CREATE FUNCTION hostile_noop(event_id text, payload jsonb) RETURNS void
 LANGUAGE sql AS $$ SELECT $$;
 
 -- A snapshot of every row recorded before the hostile cases.
-SELECT count(*) AS seeded FROM offset_claim(
+SELECT count(*) AS seeded FROM offset_claim_batch(
     ARRAY(SELECT 'seed-' || g FROM generate_series(1, 50) g), 'hostile-seed');
 CREATE TEMP TABLE hostile_before AS SELECT * FROM projection_offset;
 
@@ -41,10 +41,10 @@ SELECT label, hostile_try(stmt) AS outcome FROM (VALUES
     ('claim(e, NULL)',             $$SELECT offset_claim('e', NULL)$$),
     ('claim(NULL, NULL, NULL)',    $$SELECT offset_claim(NULL, NULL, NULL)$$),
     ('claim(NULL::text, h)',       $$SELECT offset_claim(NULL::text, 'hostile-null')$$),
-    ('claim(NULL::text[], h)',     $$SELECT string_agg(x, ',') FROM offset_claim(NULL::text[], 'hostile-null') x$$),
-    ('claim(ids, NULL)',           $$SELECT string_agg(x, ',') FROM offset_claim(ARRAY['e'], NULL) x$$),
-    ('claim({NULL}, h)',           $$SELECT string_agg(x, ',') FROM offset_claim(ARRAY[NULL]::text[], 'hostile-null') x$$),
-    ('claim({e,NULL,f}, h)',       $$SELECT string_agg(x, ',') FROM offset_claim(ARRAY['e', NULL, 'f'], 'hostile-null') x$$),
+    ('claim(NULL::text[], h)',     $$SELECT string_agg(x, ',') FROM offset_claim_batch(NULL::text[], 'hostile-null') x$$),
+    ('claim(ids, NULL)',           $$SELECT string_agg(x, ',') FROM offset_claim_batch(ARRAY['e'], NULL) x$$),
+    ('claim({NULL}, h)',           $$SELECT string_agg(x, ',') FROM offset_claim_batch(ARRAY[NULL]::text[], 'hostile-null') x$$),
+    ('claim({e,NULL,f}, h)',       $$SELECT string_agg(x, ',') FROM offset_claim_batch(ARRAY['e', NULL, 'f'], 'hostile-null') x$$),
     ('apply(NULL, h, p, j)',       $$SELECT apply_with_offset(NULL, 'hostile-null', 'hostile_noop(text,jsonb)', '{}')$$),
     ('apply(e, NULL, p, j)',       $$SELECT apply_with_offset('e', NULL, 'hostile_noop(text,jsonb)', '{}')$$),
     ('apply(e, h, NULL, j)',       $$SELECT apply_with_offset('e', 'hostile-null', NULL, '{}')$$),
@@ -61,8 +61,8 @@ SELECT label, hostile_try(stmt) AS outcome FROM (VALUES
     ('claim('''', h)',             $$SELECT offset_claim('', 'hostile-empty')$$),
     ('claim(e, '''')',             $$SELECT offset_claim('e', '')$$),
     ('claim(e, h, '''')',          $$SELECT offset_claim('e', 'hostile-empty', '')$$),
-    ('claim({''''}, h)',           $$SELECT string_agg(x, ',') FROM offset_claim(ARRAY[''], 'hostile-empty') x$$),
-    ('claim({}, '''')',            $$SELECT string_agg(x, ',') FROM offset_claim(ARRAY[]::text[], '') x$$),
+    ('claim({''''}, h)',           $$SELECT string_agg(x, ',') FROM offset_claim_batch(ARRAY[''], 'hostile-empty') x$$),
+    ('claim({}, '''')',            $$SELECT string_agg(x, ',') FROM offset_claim_batch(ARRAY[]::text[], '') x$$),
     ('apply('''', h, p, j)',       $$SELECT apply_with_offset('', 'hostile-empty', 'hostile_noop(text,jsonb)', '{}')$$),
     ('apply(e, '''', p, j)',       $$SELECT apply_with_offset('e', '', 'hostile_noop(text,jsonb)', '{}')$$),
     ('apply(e, h, '''', j)',       $$SELECT apply_with_offset('e', 'hostile-empty', '', '{}')$$),
@@ -75,10 +75,10 @@ SELECT format('%L', "eventId") AS recorded FROM projection_offset WHERE "handler
 -- refused; an element is named by its position counted from 1, whatever
 -- the array's lower bound.
 SELECT label, hostile_try(stmt) AS outcome FROM (VALUES
-    ('empty array',      $$SELECT count(*)::text FROM offset_claim(ARRAY[]::text[], 'hostile-array')$$),
-    ('2-D array',        $$SELECT count(*)::text FROM offset_claim(ARRAY[['a'], ['b']], 'hostile-array')$$),
-    ('bounds [5:6]',     $$SELECT string_agg(x, ',') FROM offset_claim('[5:6]={a5,a6}'::text[], 'hostile-array') x$$),
-    ('NULL at [7:8][2]', $$SELECT string_agg(x, ',') FROM offset_claim('[7:8]={b7,NULL}'::text[], 'hostile-array') x$$)
+    ('empty array',      $$SELECT count(*)::text FROM offset_claim_batch(ARRAY[]::text[], 'hostile-array')$$),
+    ('2-D array',        $$SELECT count(*)::text FROM offset_claim_batch(ARRAY[['a'], ['b']], 'hostile-array')$$),
+    ('bounds [5:6]',     $$SELECT string_agg(x, ',') FROM offset_claim_batch('[5:6]={a5,a6}'::text[], 'hostile-array') x$$),
+    ('NULL at [7:8][2]', $$SELECT string_agg(x, ',') FROM offset_claim_batch('[7:8]={b7,NULL}'::text[], 'hostile-array') x$$)
 ) AS cases(label, stmt);
 
 -- Lengths, in bytes: an event id up to 1024, a handler name up to 256.
@@ -91,7 +91,7 @@ SELECT label, hostile_try(stmt) AS outcome FROM (VALUES
     ('handler 257 B',           $$SELECT offset_claim('long-1', repeat('h', 257))$$),
     ('event id 4 MB',           $$SELECT offset_claim(repeat('x', 4 * 1024 * 1024), 'hostile-long')$$),
     ('handler 4 MB',            $$SELECT offset_claim('long-2', repeat('h', 4 * 1024 * 1024))$$),
-    ('batch element 2 of 4 MB', $$SELECT string_agg(x, ',') FROM offset_claim(ARRAY['long-3', repeat('x', 4 * 1024 * 1024)], 'hostile-long') x$$),
+    ('batch element 2 of 4 MB', $$SELECT string_agg(x, ',') FROM offset_claim_batch(ARRAY['long-3', repeat('x', 4 * 1024 * 1024)], 'hostile-long') x$$),
     ('apply, event id 4 MB',    $$SELECT apply_with_offset(repeat('x', 4 * 1024 * 1024), 'hostile-long', 'hostile_noop(text,jsonb)', '{}')$$),
     ('apply, handler 4 MB',     $$SELECT apply_with_offset('long-4', repeat('h', 4 * 1024 * 1024), 'hostile_noop(text,jsonb)', '{}')$$),
     ('both at the limit',       $$SELECT apply_with_offset(repeat('y', 1024), repeat('h', 256), 'hostile_noop(text,jsonb)', '{}')$$)
@@ -162,7 +162,7 @@ FROM (VALUES
     ($$Robert'); DELETE FROM projection_offset WHERE true; --$$)
 ) AS cases(v) ORDER BY 1;
 SELECT offset_claim($$'); DROP TABLE projection_offset; --$$, 'hostile-sql') AS again;
-SELECT * FROM offset_claim(ARRAY[$$a'); DROP TABLE projection_offset; --$$, '%s%n', $$'; TRUNCATE x; --$$], 'hostile-sql') ORDER BY 1;
+SELECT * FROM offset_claim_batch(ARRAY[$$a'); DROP TABLE projection_offset; --$$, '%s%n', $$'; TRUNCATE x; --$$], 'hostile-sql') ORDER BY 1;
 SELECT apply_with_offset($$'); DROP TABLE projection_offset; --$$, $$%s%n'); --$$, 'hostile_noop(text,jsonb)', '{"q": "''); DROP TABLE x; --"}');
 \set SHOW_CONTEXT errors
 SELECT apply_with_offset($$'); DROP TABLE projection_offset; --$$, $$%s%n"); --$$, 'hostile_fail(text,jsonb)', '{}');

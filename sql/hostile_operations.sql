@@ -26,9 +26,9 @@ LANGUAGE sql AS $$ INSERT INTO public.hostile_ops_seen VALUES (event_id, payload
 CREATE FUNCTION hostile_ops_payload_only(payload jsonb) RETURNS void
 LANGUAGE sql AS $$ INSERT INTO public.hostile_ops_seen VALUES (NULL, payload) $$;
 
-SELECT count(*) AS seeded FROM offset_claim(
+SELECT count(*) AS seeded FROM offset_claim_batch(
     ARRAY(SELECT 'seed-' || g FROM generate_series(1, 20) g), 'hostile-ops-seed');
-SELECT offset_claim('kept', 'hostile-ops-kept', 7::bigint), offset_checkpoint('hostile-ops-kept', 3);
+SELECT offset_claim_at('kept', 'hostile-ops-kept', 7::bigint), offset_checkpoint('hostile-ops-kept', 3);
 CREATE TEMP TABLE hostile_before AS SELECT * FROM projection_offset;
 CREATE TEMP TABLE hostile_before_position AS SELECT * FROM projection_offset_position;
 CREATE TEMP TABLE hostile_before_checkpoint AS SELECT "handlerName", "position" FROM projection_offset_checkpoint;
@@ -37,16 +37,16 @@ CREATE TEMP TABLE hostile_before_checkpoint AS SELECT "handlerName", "position" 
 -- for the 1.0 functions, plus the new arguments (position, older_than,
 -- events) refusing NULL.
 SELECT label, hostile_try(stmt) AS outcome FROM (VALUES
-    ('claim at(NULL, h, 1)',      $$SELECT offset_claim(NULL, 'hostile-ops', 1::bigint)$$),
-    ('claim at(e, NULL, 1)',      $$SELECT offset_claim('e', NULL, 1::bigint)$$),
-    ('claim at(e, h, NULL)',      $$SELECT offset_claim('e', 'hostile-ops', NULL::bigint)$$),
-    ('claim at(e, h, 1, '''')',   $$SELECT offset_claim('e', 'hostile-ops', 1::bigint, '')$$),
-    ('claim at(4 MB id, h, 1)',   $$SELECT offset_claim(repeat('x', 4 * 1024 * 1024), 'hostile-ops', 1::bigint)$$),
-    ('batch(NULL, p, [])',        $$SELECT apply_with_offset(NULL, 'hostile_ops_projector(text,jsonb)'::regprocedure, '[]'::jsonb)$$),
-    ('batch(h, NULL, [])',        $$SELECT apply_with_offset('hostile-ops', NULL::regprocedure, '[]'::jsonb)$$),
-    ('batch(h, p, NULL)',         $$SELECT apply_with_offset('hostile-ops', 'hostile_ops_projector(text,jsonb)'::regprocedure, NULL::jsonb)$$),
-    ('batch('''', p, [])',        $$SELECT apply_with_offset('', 'hostile_ops_projector(text,jsonb)'::regprocedure, '[]'::jsonb)$$),
-    ('batch(257 B, p, [])',       $$SELECT apply_with_offset(repeat('h', 257), 'hostile_ops_projector(text,jsonb)'::regprocedure, '[]'::jsonb)$$),
+    ('claim at(NULL, h, 1)',      $$SELECT offset_claim_at(NULL, 'hostile-ops', 1::bigint)$$),
+    ('claim at(e, NULL, 1)',      $$SELECT offset_claim_at('e', NULL, 1::bigint)$$),
+    ('claim at(e, h, NULL)',      $$SELECT offset_claim_at('e', 'hostile-ops', NULL::bigint)$$),
+    ('claim at(e, h, 1, '''')',   $$SELECT offset_claim_at('e', 'hostile-ops', 1::bigint, '')$$),
+    ('claim at(4 MB id, h, 1)',   $$SELECT offset_claim_at(repeat('x', 4 * 1024 * 1024), 'hostile-ops', 1::bigint)$$),
+    ('batch(NULL, p, [])',        $$SELECT apply_with_offset_batch(NULL, 'hostile_ops_projector(text,jsonb)'::regprocedure, '[]'::jsonb)$$),
+    ('batch(h, NULL, [])',        $$SELECT apply_with_offset_batch('hostile-ops', NULL::regprocedure, '[]'::jsonb)$$),
+    ('batch(h, p, NULL)',         $$SELECT apply_with_offset_batch('hostile-ops', 'hostile_ops_projector(text,jsonb)'::regprocedure, NULL::jsonb)$$),
+    ('batch('''', p, [])',        $$SELECT apply_with_offset_batch('', 'hostile_ops_projector(text,jsonb)'::regprocedure, '[]'::jsonb)$$),
+    ('batch(257 B, p, [])',       $$SELECT apply_with_offset_batch(repeat('h', 257), 'hostile_ops_projector(text,jsonb)'::regprocedure, '[]'::jsonb)$$),
     ('checkpoint(NULL, 1)',       $$SELECT offset_checkpoint(NULL, 1)$$),
     ('checkpoint(h, NULL)',       $$SELECT offset_checkpoint('hostile-ops', NULL)$$),
     ('checkpoint('''', 1)',       $$SELECT offset_checkpoint('', 1)$$),
@@ -83,15 +83,15 @@ SELECT label, hostile_try(stmt) AS outcome FROM (VALUES
     ('zero',          $$SELECT offset_checkpoint('hostile-ops-cp', 0)$$),
     ('maximum',       $$SELECT offset_checkpoint('hostile-ops-cp', 9223372036854775807)$$),
     ('back to 1',     $$SELECT offset_checkpoint('hostile-ops-cp', 1)$$),
-    ('claim at max',  $$SELECT offset_claim('cp-1', 'hostile-ops-cp', 9223372036854775807)$$),
-    ('claim at min',  $$SELECT offset_claim('cp-2', 'hostile-ops-cp', -9223372036854775808)$$),
+    ('claim at max',  $$SELECT offset_claim_at('cp-1', 'hostile-ops-cp', 9223372036854775807)$$),
+    ('claim at min',  $$SELECT offset_claim_at('cp-2', 'hostile-ops-cp', -9223372036854775808)$$),
     ('claim unpositioned', $$SELECT offset_claim('cp-3', 'hostile-ops-cp')$$)
 ) AS cases(label, stmt);
 
 -- The events array of the batch form: everything that is not an array of
 -- objects with a non-empty string "event_id" (and a numeric "position",
 -- when given) is refused by position, before anything is recorded.
-SELECT label, hostile_try(format('SELECT apply_with_offset(%L, %L::regprocedure, %L::jsonb)',
+SELECT label, hostile_try(format('SELECT apply_with_offset_batch(%L, %L::regprocedure, %L::jsonb)',
                                  'hostile-ops-batch', 'hostile_ops_projector(text,jsonb)', events)) AS outcome
 FROM (VALUES
     ('object',              '{"event_id": "a"}'),
@@ -119,9 +119,9 @@ SELECT event_id FROM hostile_ops_seen ORDER BY 1;
 
 -- Oversized batches: an over-long id anywhere refuses the whole batch;
 -- 20,000 events of a few bytes each are applied in one call.
-SELECT hostile_try($$SELECT apply_with_offset('hostile-ops-big', 'hostile_ops_projector(text,jsonb)'::regprocedure,
+SELECT hostile_try($$SELECT apply_with_offset_batch('hostile-ops-big', 'hostile_ops_projector(text,jsonb)'::regprocedure,
     jsonb_build_array(jsonb_build_object('event_id', 'ok'), jsonb_build_object('event_id', repeat('x', 1025))))$$) AS long_id;
-SELECT hostile_try($$SELECT apply_with_offset('hostile-ops-big', 'hostile_ops_payload_only(jsonb)'::regprocedure,
+SELECT hostile_try($$SELECT apply_with_offset_batch('hostile-ops-big', 'hostile_ops_payload_only(jsonb)'::regprocedure,
     (SELECT jsonb_agg(jsonb_build_object('event_id', 'big-' || g, 'payload', g, 'position', g)) FROM generate_series(1, 20000) g))$$) AS twenty_thousand;
 SELECT count(*) AS offsets, count(p."position") AS positions
 FROM projection_offset o LEFT JOIN projection_offset_position p USING ("eventId", "handlerName")

@@ -12,7 +12,7 @@ $$;
 CREATE FUNCTION hostile_expected_hash(payload jsonb) RETURNS text
 LANGUAGE sql AS $$ SELECT encode(sha256(convert_to(payload::text, 'UTF8')), 'hex') $$;
 
-SELECT count(*) AS seeded FROM offset_claim(
+SELECT count(*) AS seeded FROM offset_claim_batch(
     ARRAY(SELECT 'seed-' || g FROM generate_series(1, 20) g), 'hostile-payload-seed');
 CREATE TEMP TABLE hostile_before AS SELECT * FROM projection_offset;
 

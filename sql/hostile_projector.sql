@@ -18,7 +18,7 @@ CREATE FUNCTION hostile_note(event_id text, payload jsonb) RETURNS void
 LANGUAGE sql AS $$ INSERT INTO public.hostile_effects VALUES (event_id, 'applied ' || payload::text) $$;
 
 -- A snapshot of every row recorded before the hostile cases.
-SELECT count(*) AS seeded FROM offset_claim(
+SELECT count(*) AS seeded FROM offset_claim_batch(
     ARRAY(SELECT 'seed-' || g FROM generate_series(1, 20) g), 'hostile-proj-seed');
 CREATE TEMP TABLE hostile_before AS SELECT * FROM projection_offset;
 
@@ -134,7 +134,7 @@ ROLLBACK;
 BEGIN;
 SELECT apply_with_offset('path-1', 'hostile-proj', 'hostile_set_config_path(jsonb)', '{"k": 1}');
 SHOW search_path;
-SELECT * FROM public.offset_claim(ARRAY['path-3', 'path-4', 'path-3'], 'hostile-proj');
+SELECT * FROM public.offset_claim_batch(ARRAY['path-3', 'path-4', 'path-3'], 'hostile-proj');
 SELECT public.apply_with_offset('path-5', 'hostile-proj', 'public.hostile_note(text,jsonb)', '{"k": 5}');
 SELECT public.apply_with_offset('path-5', 'hostile-proj', 'public.hostile_note(text,jsonb)', '{"k": 5}');
 COMMIT;

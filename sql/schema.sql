@@ -29,7 +29,7 @@ SELECT count(*) FROM projection_offset;
 SELECT offsets.offset_claim('s-1', 'schema-test', 'h1');
 SELECT offsets.offset_claim('s-1', 'schema-test', 'h1');
 SELECT offsets.offset_claim('s-1', 'schema-test', 'h2');
-SELECT * FROM offsets.offset_claim(ARRAY['s-2', 's-1', 's-3'], 'schema-test');
+SELECT * FROM offsets.offset_claim_batch(ARRAY['s-2', 's-1', 's-3'], 'schema-test');
 
 CREATE TABLE public.schema_hits (event_id text);
 CREATE FUNCTION public.hit(event_id text, payload jsonb) RETURNS void

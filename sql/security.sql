@@ -39,10 +39,10 @@ CREATE TABLE sec_calls (ord int PRIMARY KEY, label text, stmt text);
 INSERT INTO sec_calls VALUES
     (1,  'offset_claim(id, handler)',          $$SELECT offset_claim('s-1', 'sec')$$),
     (2,  'offset_claim(id, handler, hash)',    $$SELECT offset_claim('s-2', 'sec', 'h2')$$),
-    (3,  'offset_claim(ids[], handler)',       $$SELECT string_agg(x, ',') FROM offset_claim(ARRAY['s-3', 's-4'], 'sec') x$$),
-    (4,  'offset_claim(id, handler, position)', $$SELECT offset_claim('s-5', 'sec', 5::bigint)$$),
+    (3,  'offset_claim(ids[], handler)',       $$SELECT string_agg(x, ',') FROM offset_claim_batch(ARRAY['s-3', 's-4'], 'sec') x$$),
+    (4,  'offset_claim(id, handler, position)', $$SELECT offset_claim_at('s-5', 'sec', 5::bigint)$$),
     (5,  'apply_with_offset(id, ...)',         $$SELECT apply_with_offset('s-6', 'sec', 'sec_projector(text,jsonb)', '{"n": 6}')$$),
-    (6,  'apply_with_offset(batch)',           $$SELECT apply_with_offset('sec', 'sec_projector(text,jsonb)'::regprocedure, '[{"event_id": "s-7", "payload": {"n": 7}}]'::jsonb)$$),
+    (6,  'apply_with_offset(batch)',           $$SELECT apply_with_offset_batch('sec', 'sec_projector(text,jsonb)'::regprocedure, '[{"event_id": "s-7", "payload": {"n": 7}}]'::jsonb)$$),
     (7,  'offset_checkpoint',                  $$SELECT offset_checkpoint('sec', 1)$$),
     (8,  'offset_release',                     $$SELECT offset_release('s-1', 'sec')$$),
     (9,  'offset_prune(handler, older_than)',  $$SELECT offset_prune('sec', now() + interval '1 day')$$),
@@ -90,7 +90,7 @@ JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'projection_offset'
 ORDER BY 1;
 
 -- Some recorded state for the roles to work on.
-SELECT offset_claim('s-1', 'sec'), offset_claim('s-0', 'sec', 0::bigint), offset_checkpoint('sec', 0);
+SELECT offset_claim('s-1', 'sec'), offset_claim_at('s-0', 'sec', 0::bigint), offset_checkpoint('sec', 0);
 
 CREATE ROLE regress_sec_nobody;
 CREATE ROLE regress_sec_claimer;
@@ -189,7 +189,7 @@ SELECT apply_with_offset('app-1', 'sec-app', 'add_to_total(text,jsonb)', '{"orde
 SELECT apply_with_offset('app-2', 'sec-app', 'write_then_fail(text,jsonb)', '{}');
 \echo :LAST_ERROR_SQLSTATE
 -- A batch with a repeat and an already applied event applies the new ones once.
-SELECT apply_with_offset('sec-app', 'add_to_total(text,jsonb)'::regprocedure, '[
+SELECT apply_with_offset_batch('sec-app', 'add_to_total(text,jsonb)'::regprocedure, '[
     {"event_id": "app-1", "payload": {"order": "o-1", "amount": 10}},
     {"event_id": "app-3", "payload": {"order": "o-2", "amount": 5}, "position": 3},
     {"event_id": "app-4", "payload": {"order": "o-2", "amount": 7}, "position": 4},
@@ -197,9 +197,9 @@ SELECT apply_with_offset('sec-app', 'add_to_total(text,jsonb)'::regprocedure, '[
 -- Claims roll back with the caller's transaction.
 BEGIN;
 SELECT offset_claim('app-5', 'sec-app');
-SELECT * FROM offset_claim(ARRAY['app-6', 'app-7'], 'sec-app');
+SELECT * FROM offset_claim_batch(ARRAY['app-6', 'app-7'], 'sec-app');
 ROLLBACK;
-SELECT * FROM offset_claim(ARRAY['app-5', 'app-6'], 'sec-app');
+SELECT * FROM offset_claim_batch(ARRAY['app-5', 'app-6'], 'sec-app');
 SELECT * FROM order_totals ORDER BY order_id;
 SELECT "eventId" FROM projection_offset WHERE "handlerName" = 'sec-app' ORDER BY 1;
 -- The role cannot undo or forge offsets behind the extension's back.
@@ -237,17 +237,17 @@ SET search_path = regress_sec_trap, pg_catalog, public;
 -- The traps are live for unqualified SQL.
 SELECT sec_try($$SELECT 'a'::text = 'a'::text$$) AS unqualified_equals;
 SELECT sec_try($$SELECT 1::bigint >= 0::bigint$$) AS unqualified_ge;
-SELECT public.offset_claim('t-1', 'sec-trap', 1::bigint, 'h1') AS positioned,
-       public.offset_claim('t-1', 'sec-trap', 1::bigint, 'h1') AS again;
-SELECT public.offset_claim('t-1', 'sec-trap', 1::bigint, 'h2');
+SELECT public.offset_claim_at('t-1', 'sec-trap', 1::bigint, 'h1') AS positioned,
+       public.offset_claim_at('t-1', 'sec-trap', 1::bigint, 'h1') AS again;
+SELECT public.offset_claim_at('t-1', 'sec-trap', 1::bigint, 'h2');
 \echo :LAST_ERROR_SQLSTATE
-SELECT public.apply_with_offset('sec-trap', 'public.sec_projector(text,jsonb)'::regprocedure, '[
+SELECT public.apply_with_offset_batch('sec-trap', 'public.sec_projector(text,jsonb)'::regprocedure, '[
     {"event_id": "t-2", "payload": {"n": 2}, "position": 2},
     {"event_id": "t-3", "payload": {"n": 3}},
     {"event_id": "t-2", "payload": {"n": 2}, "position": 2}]'::jsonb) AS batch_applied;
 SELECT public.offset_checkpoint('sec-trap', 2) AS checkpoint,
        public.offset_checkpoint('sec-trap', 1) AS never_moves_back;
-SELECT public.offset_claim('t-0', 'sec-trap', 2::bigint) AS at_checkpoint;
+SELECT public.offset_claim_at('t-0', 'sec-trap', 2::bigint) AS at_checkpoint;
 SELECT public.offset_prune('sec-trap') AS pruned_to_checkpoint;
 SELECT public.offset_release('t-3', 'sec-trap') AS released,
        public.offset_release('t-3', 'sec-trap') AS released_again;

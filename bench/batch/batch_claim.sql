@@ -1,5 +1,5 @@
--- Batch: the extension's batch claim, offset_claim(text[], text), and a
--- set-based UPDATE of the events it recorded, in one statement. Used while
+-- Batch: the extension's batch claim, offset_claim_batch(text[], text), and
+-- a set-based UPDATE of the events it recorded, in one statement. Used when
 -- the batch apply is not installed; it records no payload hash.
 \set base 1000 * random(0, :blocks - 1)
 WITH doc AS (
@@ -8,7 +8,7 @@ WITH doc AS (
 ), ev AS (
     SELECT e->>'event_id' AS id, e->'payload' AS payload FROM doc, jsonb_array_elements(doc.events) e
 ), claimed AS (
-    SELECT id FROM offset_claim(ARRAY(SELECT id FROM ev), 'bench') AS id
+    SELECT id FROM offset_claim_batch(ARRAY(SELECT id FROM ev), 'bench') AS id
 ), sums AS (
     SELECT ev.payload->>'order' AS order_id, sum((ev.payload->>'amount')::bigint) AS amount, count(*) AS n
       FROM ev JOIN claimed USING (id) GROUP BY 1

@@ -35,7 +35,7 @@ std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape, bo
         return Problem{sqlstate::datatype_mismatch,
                        "projector " + shape.display_name + " takes a batch of events",
                        "A projector taking (text[], jsonb[]) is called once per batch.",
-                       "Use apply_with_offset(handler_name, projector, events)."};
+                       "Use apply_with_offset_batch(handler_name, projector, events)."};
     }
     return Problem{sqlstate::datatype_mismatch,
                    "projector " + shape.display_name + " has no matching signature",

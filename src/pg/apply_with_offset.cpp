@@ -1,4 +1,5 @@
-// SQL entry point apply_with_offset(text, text, regprocedure, jsonb).
+// SQL entry points apply_with_offset(event_id text, handler_name text,
+// projector regprocedure | text, payload jsonb DEFAULT NULL) RETURNS boolean.
 #include "claim_pair.hpp"
 #include "payload_hash.hpp"
 #include "projector.hpp"
@@ -7,9 +8,9 @@ namespace po::pg {
 
 namespace {
 
-Datum apply_with_offset(FunctionCallInfo fcinfo) {
+Datum apply_with_offset(FunctionCallInfo fcinfo, ProjectorGiven given) {
     OffsetKey key = key_args(fcinfo, 0, 1);
-    const Projector& resolved = projector_arg(fcinfo, 2);
+    const Projector& resolved = projector_arg(fcinfo, 2, false, given);
     const bool payload_isnull = PG_ARGISNULL(3);
     check_strict_payload(resolved, payload_isnull, "payload must not be null");
     Datum payload = payload_isnull ? 0 : PG_GETARG_DATUM(3);
@@ -32,8 +33,12 @@ Datum apply_with_offset(FunctionCallInfo fcinfo) {
     return BoolGetDatum(true);
 }
 
+Datum apply_with_offset_oid(FunctionCallInfo fcinfo) { return apply_with_offset(fcinfo, ProjectorGiven::Oid); }
+Datum apply_with_offset_text(FunctionCallInfo fcinfo) { return apply_with_offset(fcinfo, ProjectorGiven::Text); }
+
 }  // namespace
 
 }  // namespace po::pg
 
-PO_SQL_FUNCTION(po_apply_with_offset, po::pg::apply_with_offset)
+PO_SQL_FUNCTION(po_apply_with_offset, po::pg::apply_with_offset_oid)
+PO_SQL_FUNCTION(po_apply_with_offset_by_name, po::pg::apply_with_offset_text)

@@ -1,7 +1,8 @@
-// SQL entry point apply_with_offset_batch(handler_name text, projector regprocedure,
-// events jsonb): claims a whole batch in set-based statements, then calls the
-// projector for each event recorded now, in array order, in one transaction
-// and without a subtransaction per event.
+// SQL entry points apply_with_offset_batch(handler_name text, projector
+// regprocedure | text, events jsonb) RETURNS bigint: claims a whole batch in
+// set-based statements, then calls the projector for each event recorded
+// now, in array order, in one transaction and without a subtransaction per
+// event.
 //
 // Memory stays close to that of hand-written set-based SQL: the events
 // array is read in place, never copied per event. Each pass over it works
@@ -326,10 +327,10 @@ void apply_each(const Projector& resolved, const TextArg& handler, Jsonb* events
     }
 }
 
-Datum apply_with_offset_batch(FunctionCallInfo fcinfo) {
+Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     TextArg handler = text_arg(fcinfo, 0);
     check(check_handler_name(handler.view));
-    const Projector& resolved = projector_arg(fcinfo, 1, true);
+    const Projector& resolved = projector_arg(fcinfo, 1, true, given);
     Jsonb* events = events_arg(fcinfo, 2);
     const uint32 count = JB_ROOT_COUNT(events);
     BatchOutcome outcome(count);
@@ -412,11 +413,19 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo) {
     return int64_datum(static_cast<int64>(recorded));
 }
 
+Datum apply_with_offset_batch_oid(FunctionCallInfo fcinfo) {
+    return apply_with_offset_batch(fcinfo, ProjectorGiven::Oid);
+}
+Datum apply_with_offset_batch_text(FunctionCallInfo fcinfo) {
+    return apply_with_offset_batch(fcinfo, ProjectorGiven::Text);
+}
+
 }  // namespace
 
 }  // namespace po::pg
 
-PO_SQL_FUNCTION(po_apply_with_offset_batch, po::pg::apply_with_offset_batch)
+PO_SQL_FUNCTION(po_apply_with_offset_batch, po::pg::apply_with_offset_batch_oid)
+PO_SQL_FUNCTION(po_apply_with_offset_batch_by_name, po::pg::apply_with_offset_batch_text)
 // The symbol of apply_with_offset(text, regprocedure, jsonb), which the 1.1
 // install script names.
-PO_SQL_FUNCTION(po_apply_batch, po::pg::apply_with_offset_batch)
+PO_SQL_FUNCTION(po_apply_batch, po::pg::apply_with_offset_batch_oid)

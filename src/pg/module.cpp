@@ -1,9 +1,11 @@
 // Library load: settings, shared-memory counters, cache invalidation hooks.
 #include "active_call.hpp"
+#include "offset_replaying.hpp"
 #include "projection_offset_counters.hpp"
 #include "projector.hpp"
 #include "server_encoding.hpp"
 #include "spi.hpp"
+#include "sql_projector.hpp"
 #include "../core/validate.hpp"
 
 extern "C" {
@@ -15,8 +17,6 @@ void _PG_init(void);
 
 namespace {
 
-bool replaying = false;
-
 void on_proc_change(Datum, int, uint32) {
     po::pg::invalidate_projectors();
     po::pg::invalidate_function_namespace();
@@ -27,13 +27,8 @@ void on_role_change(Datum, int, uint32) { po::pg::invalidate_projector_privilege
 }  // namespace
 
 extern "C" void _PG_init(void) {
-    // Read by projectors and triggers, never by the extension itself: it
-    // tells them that the events they see are a rebuild or replay, so that
-    // side effects (NOTIFY, outbox rows) can stay quiet.
-    DefineCustomBoolVariable("projection_offset.replaying",
-                             "Marks the session as rebuilding or replaying projections.",
-                             "Projectors and triggers can read it to suppress side effects.",
-                             &replaying, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    po::pg::define_replaying_setting();
+    po::pg::define_sql_projector_setting();
     po::pg::counters::install_hooks();
     MarkGUCPrefixReserved("projection_offset");
 

@@ -6,7 +6,12 @@ namespace po::pg {
 namespace {
 
 Datum offset_checkpoint(FunctionCallInfo fcinfo) {
-    return int64_datum(run_for_handler(fcinfo, Statement::Checkpoint, "position"));
+    // "updatedAt" gets the transaction's start time, as CURRENT_TIMESTAMP
+    // in the column default would give it.
+    const TextArg handler = handler_arg(fcinfo, 0);
+    Datum values[3] = {handler.datum, required_arg(fcinfo, 1, "position"),
+                       local_timestamp(GetCurrentTransactionStartTimestamp())};
+    return int64_datum(run_count(fcinfo, Statement::Checkpoint, values, handler.view));
 }
 
 }  // namespace

@@ -7,7 +7,11 @@ namespace po::pg {
 namespace {
 
 Datum offset_prune(FunctionCallInfo fcinfo) {
-    return int64_datum(run_for_handler(fcinfo, Statement::Prune, "older_than"));
+    // "appliedAt" is a local timestamp: the cut-off is converted to one
+    // under the session's TimeZone, as the column's values were stored.
+    Datum values[2] = {handler_arg(fcinfo, 0).datum,
+                       local_timestamp(DatumGetTimestampTz(required_arg(fcinfo, 1, "older_than")))};
+    return int64_datum(run_count(fcinfo, Statement::Prune, values));
 }
 
 Datum offset_prune_to_checkpoint(FunctionCallInfo fcinfo) {

@@ -28,14 +28,20 @@ MemoryContext cache_cxt = nullptr;
 // FmgrInfo may be executing further up the stack (a projector that calls
 // apply_with_offset).
 std::vector<MemoryContext> retired;
+std::vector<SqlBody*> retired_bodies;
 int running_calls = 0;
 
 void delete_retired() {
-    if (running_calls > 0 || retired.empty()) return;
+    if (running_calls > 0) return;
     while (!retired.empty()) {
         MemoryContext doomed = retired.back();
         retired.pop_back();
         pg_call([&]() noexcept { MemoryContextDelete(doomed); });
+    }
+    while (!retired_bodies.empty()) {
+        SqlBody* doomed = retired_bodies.back();
+        retired_bodies.pop_back();
+        pg_call([&]() noexcept { sql_body_drop(doomed); });
     }
 }
 
@@ -63,6 +69,7 @@ struct CatalogFacts {
     char prokind;
     bool retset;
     bool strict;
+    bool sql_fast;
     int nargs;
     Oid argtypes[FUNC_MAX_ARGS];
 };
@@ -77,6 +84,7 @@ void describe(Oid oid, Projector& out, bool batch) {
         facts.prokind = proc->prokind;
         facts.retset = proc->proretset;
         facts.strict = proc->proisstrict;
+        facts.sql_fast = sql_body_eligible(tuple);
         facts.nargs = proc->pronargs;
         for (int i = 0; i < proc->pronargs; ++i) facts.argtypes[i] = proc->proargtypes.values[i];
         ReleaseSysCache(tuple);
@@ -105,11 +113,16 @@ void describe(Oid oid, Projector& out, bool batch) {
     out.shape = shape;
     out.form = std::get<CallForm>(verdict);
     out.strict = facts.strict;
+    out.sql_fast = facts.sql_fast;
     out.name = shape.display_name;
     if (out.cxt) {
         retired.push_back(out.cxt);
         out.cxt = nullptr;
         out.flinfo = nullptr;
+    }
+    if (out.sql_body) {
+        retired_bodies.push_back(out.sql_body);
+        out.sql_body = nullptr;
     }
     MemoryContext cxt = pg_call([&]() noexcept {
         if (!cache_cxt)
@@ -132,7 +145,12 @@ void check_execute_privilege(CacheEntry& entry) {
     const bool known = entry.execute_checked_for == user;
     pg_call([&]() noexcept {
         if (!known) {
+#if PG_VERSION_NUM >= 160000
+            // PostgreSQL 16 replaced the per-catalog ACL checks with one.
+            AclResult acl = object_aclcheck(ProcedureRelationId, oid, user, ACL_EXECUTE);
+#else
             AclResult acl = pg_proc_aclcheck(oid, user, ACL_EXECUTE);
+#endif
             if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_FUNCTION, name);
         }
         InvokeFunctionExecuteHook(oid);
@@ -141,13 +159,16 @@ void check_execute_privilege(CacheEntry& entry) {
 }
 
 struct ErrorContextArgs {
-    const char* handler;
-    const char* what;  // "event \"...\"" or "a batch of N events"
+    const char* handler;  // null: `what` is the whole line
+    const char* what;     // "event \"...\"" or "a batch of N events"
 };
 
 void projector_error_context(void* arg) {
     auto* args = static_cast<ErrorContextArgs*>(arg);
-    errcontext("projection_offset projector for handler \"%s\", %s", args->handler, args->what);
+    if (args->handler)
+        errcontext("projection_offset projector for handler \"%s\", %s", args->handler, args->what);
+    else
+        errcontext("%s", args->what);
 }
 
 // Calls the projector with nargs arguments under an error context line.
@@ -178,11 +199,12 @@ const Projector& resolve_projector(Oid oid, bool batch) {
     return entry.projector;
 }
 
-const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch) {
+const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch, ProjectorGiven given) {
     if (PG_ARGISNULL(n)) {
         raise(Problem{sqlstate::null_value_not_allowed, "projector must not be null", "", ""});
     }
-    const Projector& projector = resolve_projector(PG_GETARG_OID(n), batch);
+    const Oid oid = given == ProjectorGiven::Oid ? PG_GETARG_OID(n) : projector_oid_from_text(fcinfo, n);
+    const Projector& projector = resolve_projector(oid, batch);
     if (!batch && projector.form == CallForm::Batch) {
         raise(std::get<Problem>(classify_projector(projector.shape, false)));
     }
@@ -199,6 +221,25 @@ void check_strict_payload(const Projector& projector, bool payload_isnull, const
                   "A strict function is not called with a null argument, so the event would "
                   "be recorded without being applied.",
                   ""});
+}
+
+Oid projector_oid_from_text(FunctionCallInfo fcinfo, int n) {
+    // Parsed as regprocedure input is, under the caller's search_path, so a
+    // string gives the same function either way; a name without an argument
+    // list is looked up as regproc input is, and must be unique.
+    text* given = pg_call([&]() noexcept { return PG_GETARG_TEXT_PP(n); });
+    if (VARSIZE_ANY_EXHDR(given) == 0) {
+        raise(Problem{sqlstate::invalid_parameter_value, "projector must not be empty", "",
+                      "Name the function as schema.name(argument types) or as a unique schema.name."});
+    }
+    return pg_call([&]() noexcept {
+        char* name = text_to_cstring(given);
+        const bool with_args = strchr(name, '(') != nullptr;
+        Datum oid = with_args ? DirectFunctionCall1(regprocedurein, CStringGetDatum(name))
+                              : DirectFunctionCall1(regprocin, CStringGetDatum(name));
+        pfree(name);
+        return DatumGetObjectId(oid);
+    });
 }
 
 void invalidate_projectors() {
@@ -233,6 +274,12 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
             if (std::uncaught_exceptions() > 0) projector.failed = true;
         }
     } mark{projector};
+    // The kept plans serve the outermost call only: a nested call of the
+    // same projector, or one after an error, goes through fmgr_sql.
+    const bool fast = projector.sql_fast && cache_sql_projectors && projector.running == 1 &&
+                      !projector.failed && flinfo == projector.flinfo;
+    SqlBody** body_slot = &projector.sql_body;
+    const Oid oid = projector.oid;
     pg_call([&]() noexcept {
         ErrorContextCallback callback;
         callback.callback = projector_error_context;
@@ -240,6 +287,7 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
         callback.previous = error_context_stack;
         error_context_stack = &callback;
 
+        SqlBody* body = fast ? sql_body_ready(body_slot, oid, collation) : nullptr;
         LOCAL_FCINFO(call, 2);
         InitFunctionCallInfoData(*call, flinfo, nargs, collation, nullptr, nullptr);
         for (int i = 0; i < nargs; ++i) {
@@ -248,7 +296,10 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
         }
         PgStat_FunctionCallUsage usage;
         pgstat_init_function_usage(call, &usage);
-        (void)FunctionCallInvoke(call);
+        if (body)
+            sql_body_execute(body, nargs, args, nulls);
+        else
+            (void)FunctionCallInvoke(call);
         pgstat_end_function_usage(&usage, true);
 
         error_context_stack = callback.previous;
@@ -268,6 +319,14 @@ void call_projector(const Projector& projector, const OffsetKey& key, Datum payl
     } else {
         invoke(projector, {handler.c_str(), what.c_str()}, 1, &payload, &payload_isnull, InvalidOid);
     }
+}
+
+void call_projector_delivery(const Projector& projector, Datum event_id, std::string_view event_id_view,
+                             Datum payload, bool payload_isnull) {
+    const std::string what = "projection_offset harness delivering event \"" + excerpt(event_id_view) + "\"";
+    const Datum args[2] = {event_id, payload};
+    const bool nulls[2] = {false, payload_isnull};
+    invoke(projector, {nullptr, what.c_str()}, 2, args, nulls, DEFAULT_COLLATION_OID);
 }
 
 void call_set_projector(const Projector& projector, std::string_view handler_name, Datum event_ids,

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "sql_projector.hpp"
 #include "../core/projector_shape.hpp"
 
 namespace po::pg {
@@ -22,15 +23,33 @@ struct Projector {
     mutable int running = 0;
     // A call raised an error: the FmgrInfo is replaced before the next call.
     mutable bool failed = false;
+    // A LANGUAGE sql projector whose body runs from kept plans (see
+    // sql_projector.hpp), prepared at its first call.
+    bool sql_fast = false;
+    mutable SqlBody* sql_body = nullptr;
 };
 
 // Checks shape and EXECUTE privilege for the current user; the catalog part
 // is cached per backend until pg_proc changes.
 const Projector& resolve_projector(Oid oid, bool batch);
 
-// The regprocedure argument n, which must not be NULL, resolved. Only the
+// How a SQL function takes its projector: as regprocedure, or as text that
+// reads as regprocedure or regproc input (for drivers that bind strings as
+// text or varchar, which have no cast to regprocedure).
+enum class ProjectorGiven { Oid, Text };
+
+// The text argument n, not NULL, parsed to a function OID.
+Oid projector_oid_from_text(FunctionCallInfo fcinfo, int n);
+
+// The projector argument n, which must not be NULL, resolved. Only the
 // batch form (batch = true) accepts a set projector.
-const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch = false);
+const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch = false,
+                               ProjectorGiven given = ProjectorGiven::Oid);
+
+// Calls a (text, jsonb) projector for the idempotency harness, which names
+// no handler; an error gets a context line naming the event.
+void call_projector_delivery(const Projector& projector, Datum event_id, std::string_view event_id_view,
+                             Datum payload, bool payload_isnull);
 
 // The projector as the catalog describes it now: a projector, a trigger or
 // another session may have replaced or dropped the function since it was

@@ -205,7 +205,10 @@ const StatementSpec& spec(Statement statement) {
          "  DELETE FROM %1$s.projection_offset_checkpoint c WHERE c.\"handlerName\"" PO_EQ "$1)"
          " SELECT pg_catalog.count(*) FROM gone",
          1, {TEXTOID}, SPI_OK_SELECT},
-        // Prune
+        // Prune: $2 is the cut-off as a local timestamp, the type of
+        // "appliedAt", computed by the caller. Comparing the column with a
+        // timestamptz would call a STABLE cast on it, which Citus refuses in
+        // a DELETE.
         {"WITH gone AS ("
          "  DELETE FROM %1$s.projection_offset o"
          "  WHERE o.\"handlerName\"" PO_EQ "$1 AND o.\"appliedAt\" OPERATOR(pg_catalog.<) $2"
@@ -214,7 +217,7 @@ const StatementSpec& spec(Statement statement) {
          "  DELETE FROM %1$s.projection_offset_position p USING gone"
          "  WHERE" PO_KEY_IS("p", "gone.\"eventId\"", "$1") ")"
          " SELECT pg_catalog.count(*) FROM gone",
-         2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT},
+         2, {TEXTOID, TIMESTAMPOID}, SPI_OK_SELECT},
         // PruneToCheckpoint: offsets first, then positions, the order in
         // which Release, Reset and Prune lock rows, so that they cannot
         // deadlock with each other.
@@ -233,14 +236,16 @@ const StatementSpec& spec(Statement statement) {
          "  WHERE" PO_KEY_IS("p", "doomed.\"eventId\"", "$1") ")"
          " SELECT pg_catalog.count(*) FROM gone",
          1, {TEXTOID}, SPI_OK_SELECT},
-        // Checkpoint: it only moves forward.
-        {"INSERT INTO %1$s.projection_offset_checkpoint AS c (\"handlerName\", \"position\")"
-         " VALUES ($1, $2)"
+        // Checkpoint: it only moves forward. $3 is CURRENT_TIMESTAMP as the
+        // column default stores it, computed by the caller: Citus runs only
+        // IMMUTABLE functions in DO UPDATE SET.
+        {"INSERT INTO %1$s.projection_offset_checkpoint AS c (\"handlerName\", \"position\", \"updatedAt\")"
+         " VALUES ($1, $2, $3)"
          " ON CONFLICT (\"handlerName\") DO UPDATE"
          " SET \"position\" = GREATEST(c.\"position\", EXCLUDED.\"position\"),"
-         "     \"updatedAt\" = CURRENT_TIMESTAMP"
+         "     \"updatedAt\" = EXCLUDED.\"updatedAt\""
          " RETURNING c.\"position\"",
-         2, {TEXTOID, INT8OID}, SPI_OK_INSERT_RETURNING},
+         3, {TEXTOID, INT8OID, TIMESTAMPOID}, SPI_OK_INSERT_RETURNING},
     }};
     return specs[static_cast<size_t>(statement)];
 }

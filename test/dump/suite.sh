@@ -33,7 +33,7 @@ for schema in public offsets; do
     q "$src" "CREATE EXTENSION projection_offset SCHEMA $schema"
     q "$src" "CREATE FUNCTION public.noop(payload jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
               SELECT $schema.offset_claim('e-' || g, 'dump-a') FROM generate_series(1, 500) g;
-              SELECT $schema.offset_claim('e-' || g, 'dump-b', g::bigint, md5(g::text)) FROM generate_series(1, 300) g;
+              SELECT $schema.offset_claim_at('e-' || g, 'dump-b', g::bigint, md5(g::text)) FROM generate_series(1, 300) g;
               SELECT $schema.offset_checkpoint('dump-b', 100);
               SELECT $schema.apply_with_offset('x-1', 'dump-c', 'public.noop(jsonb)'::regprocedure, '{\"k\": [1, 2]}');
               SELECT $schema.offset_claim('quote''s \"and\" é', 'dump-c');" >/dev/null
@@ -55,9 +55,9 @@ for schema in public offsets; do
         check "$schema/$format: a restored offset is a re-delivery" "f" \
             "$(q "$dst" "SELECT $schema.offset_claim('e-1', 'dump-a')")"
         check "$schema/$format: the restored checkpoint still holds" "f" \
-            "$(q "$dst" "SELECT $schema.offset_claim('late', 'dump-b', 50)")"
+            "$(q "$dst" "SELECT $schema.offset_claim_at('late', 'dump-b', 50)")"
         check "$schema/$format: a restored hash still detects divergence" "PJ001" \
-            "$(psql -X -q -At -d "$dst" -v VERBOSITY=sqlstate -c "SELECT $schema.offset_claim('e-200', 'dump-b', 200, 'other')" 2>&1 | sed 's/^ERROR: *//')"
+            "$(psql -X -q -At -d "$dst" -v VERBOSITY=sqlstate -c "SELECT $schema.offset_claim_at('e-200', 'dump-b', 200, 'other')" 2>&1 | sed 's/^ERROR: *//')"
         check "$schema/$format: new claims work" "t" "$(q "$dst" "SELECT $schema.offset_claim('new', 'dump-a')")"
         dropdb "$dst"
     done

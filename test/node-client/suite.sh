@@ -61,7 +61,7 @@ if psql -qX -d "$DB" -v ON_ERROR_STOP=1 -f "$ROOT/bench/setup.sql" >"$WORK/bench
     for script in "$ROOT"/bench/single/*.sql "$ROOT"/bench/batch/*.sql; do
         name=bench/$(basename "$(dirname "$script")")/$(basename "$script")
         if [ "$(basename "$script")" = batch_apply.sql ] && [ "$(psql -qAtX -c \
-            "SELECT to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') IS NULL")" = t ]; then
+            "SELECT to_regprocedure('apply_with_offset_batch(text,regprocedure,jsonb)') IS NULL")" = t ]; then
             echo "skipped $name (the batch apply is not installed)"
             continue
         fi

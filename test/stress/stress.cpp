@@ -7,7 +7,7 @@
 //   apply  SELECT apply_with_offset(id, handler, projector, payload)
 //   claim  BEGIN; SELECT offset_claim(id, handler, sha256 of payload);
 //          UPDATE the counter if true; COMMIT
-//   batch  BEGIN; SELECT * FROM offset_claim(ARRAY[id], handler);
+//   batch  BEGIN; SELECT * FROM offset_claim_batch(ARRAY[id], handler);
 //          UPDATE the counter if the id came back; COMMIT
 // so all three paths share the offsets and must agree on them.
 //
@@ -73,7 +73,7 @@ const char* const kHandlers[2] = {"totals", "audit"};
 const char* const kProjectors[2] = {"stress_totals(text,jsonb)", "stress_audit(jsonb)"};
 
 enum class Api : uint8_t { Apply, Claim, Batch };
-const char* const kApiNames[3] = {"apply_with_offset", "offset_claim", "offset_claim[]"};
+const char* const kApiNames[3] = {"apply_with_offset", "offset_claim", "offset_claim_batch"};
 
 struct Delivery {
     uint32_t event;  // 1..M
@@ -323,7 +323,7 @@ class Client {
         const char* stmts[4][2] = {
             {"apply", "SELECT apply_with_offset($1, $2, $3::regprocedure, $4::jsonb)"},
             {"claim", "SELECT offset_claim($1, $2, encode(sha256(convert_to($3::jsonb::text, 'UTF8')), 'hex'))"},
-            {"batch", "SELECT id FROM offset_claim(ARRAY[$1], $2) AS id"},
+            {"batch", "SELECT id FROM offset_claim_batch(ARRAY[$1], $2) AS id"},
             {"mutate", "UPDATE stress_applied SET times = times + 1, total = total + $3::bigint"
                        " WHERE handler = $1 AND event_id = $2"},
         };

@@ -20,6 +20,11 @@ export interface ClaimOptions {
   /** A payload hash computed by the application; ignored when payload is given. */
   payloadHash?: string | null;
   /**
+   * The event's position in its stream: a claim at or below the handler's
+   * checkpoint is a duplicate and records nothing (offset_claim_at).
+   */
+  position?: number | bigint;
+  /**
    * The connection of an open transaction to claim in. Without it, claim()
    * and claimMany() run in a transaction of their own.
    */
@@ -56,6 +61,8 @@ export interface PgStoreOptions {
 export interface ServerEvent {
   eventId: string;
   payload?: unknown;
+  /** The event's position in its stream (see ClaimOptions.position). */
+  position?: number | bigint;
 }
 
 function quoteIdent(name: string): string {
@@ -78,9 +85,20 @@ export class PgProjectionOffsetStore implements ProjectionOffsetStore {
   }
 
   async claim(eventId: string, handlerName: string, options: ClaimOptions = {}): Promise<boolean> {
-    const [hashSql, hashValue] = this.hashArgument(options);
+    const db = options.tx ?? this.db;
+    if (options.position !== undefined) {
+      const [hashSql, hashValue] = this.hashArgument(options, 4);
+      const res = await this.run(
+        db,
+        "claim",
+        `SELECT ${this.prefix}offset_claim_at($1::text, $2::text, $3::bigint, ${hashSql}) AS recorded`,
+        [eventId, handlerName, options.position.toString(), hashValue],
+      );
+      return res.rows[0].recorded === true;
+    }
+    const [hashSql, hashValue] = this.hashArgument(options, 3);
     const res = await this.run(
-      options.tx ?? this.db,
+      db,
       "claim",
       `SELECT ${this.prefix}offset_claim($1::text, $2::text, ${hashSql}) AS recorded`,
       [eventId, handlerName, hashValue],
@@ -92,7 +110,7 @@ export class PgProjectionOffsetStore implements ProjectionOffsetStore {
     const res = await this.run(
       options.tx ?? this.db,
       "claim",
-      `SELECT id FROM ${this.prefix}offset_claim($1::text[], $2::text) AS id`,
+      `SELECT id FROM ${this.prefix}offset_claim_batch($1::text[], $2::text) AS id`,
       [eventIds, handlerName],
     );
     return res.rows.map((row) => row.id as string);
@@ -102,8 +120,8 @@ export class PgProjectionOffsetStore implements ProjectionOffsetStore {
    * Records the pair and fails with DuplicateOffsetError when it is already
    * recorded: for callers that treat a re-delivery as a bug.
    */
-  async record(eventId: string, handlerName: string, options: ClaimOptions = {}): Promise<void> {
-    const [hashSql, hashValue] = this.hashArgument(options);
+  async record(eventId: string, handlerName: string, options: Omit<ClaimOptions, "position"> = {}): Promise<void> {
+    const [hashSql, hashValue] = this.hashArgument(options, 3);
     await this.run(
       options.tx ?? this.db,
       "record",
@@ -151,8 +169,10 @@ export class PgProjectionOffsetStore implements ProjectionOffsetStore {
   }
 
   /**
-   * The server-side batch apply (extension version 1.1): one call applies
-   * every event not yet recorded, in order; returns how many it applied.
+   * The server-side batch apply, apply_with_offset_batch(handler_name,
+   * projector, events): one call applies every event not yet recorded, in
+   * order; returns how many it applied. An event with a position at or
+   * below the handler's checkpoint is a duplicate.
    */
   async applyManyOnServer(
     handlerName: string,
@@ -160,13 +180,22 @@ export class PgProjectionOffsetStore implements ProjectionOffsetStore {
     events: readonly ServerEvent[],
     options: { tx?: Queryable } = {},
   ): Promise<number> {
-    const doc = events.map((e) => ({ event_id: e.eventId, payload: e.payload === undefined ? null : e.payload }));
+    // Written by hand so that a bigint position keeps all its digits as a
+    // JSON number (JSON.stringify has no form for a bigint).
+    const json = `[${events
+      .map((e) => {
+        const fields = [`"event_id":${JSON.stringify(e.eventId)}`, `"payload":${JSON.stringify(e.payload ?? null)}`];
+        if (e.position !== undefined) {
+          fields.push(`"position":${typeof e.position === "bigint" ? e.position.toString() : JSON.stringify(e.position)}`);
+        }
+        return `{${fields.join(",")}}`;
+      })
+      .join(",")}]`;
     const res = await this.run(
       options.tx ?? this.db,
       "apply",
-      `SELECT ${this.prefix}apply_with_offset(handler_name => $1::text, projector => $2::regprocedure,` +
-        ` events => $3::jsonb) AS applied`,
-      [handlerName, projector, JSON.stringify(doc)],
+      `SELECT ${this.prefix}apply_with_offset_batch($1::text, $2::regprocedure, $3::jsonb) AS applied`,
+      [handlerName, projector, json],
     );
     return Number(res.rows[0].applied);
   }
@@ -210,11 +239,12 @@ export class PgProjectionOffsetStore implements ProjectionOffsetStore {
     }
   }
 
-  private hashArgument(options: ClaimOptions): [string, string | null] {
+  /** The SQL of the payload-hash argument, bound as parameter $n, and its value. */
+  private hashArgument(options: ClaimOptions, n: number): [string, string | null] {
     if (options.payload !== undefined && options.payload !== null) {
-      return ["encode(pg_catalog.sha256(convert_to(($3::jsonb)::text, 'UTF8')), 'hex')", JSON.stringify(options.payload)];
+      return [`encode(pg_catalog.sha256(convert_to(($${n}::jsonb)::text, 'UTF8')), 'hex')`, JSON.stringify(options.payload)];
     }
-    return ["$3::text", options.payloadHash ?? null];
+    return [`$${n}::text`, options.payloadHash ?? null];
   }
 
   private async run(db: Queryable, operation: Operation, sql: string, values: unknown[]): Promise<QueryResult> {

@@ -26,6 +26,14 @@ async function total(order: string): Promise<number> {
   return Number(res.rows[0]?.total ?? 0);
 }
 
+async function positions(h: string): Promise<Array<{ eventId: string; position: string }>> {
+  const res = await pool.query(
+    `SELECT "eventId", "position"::text AS position FROM projection_offset_position WHERE "handlerName" = $1 ORDER BY "eventId"`,
+    [h],
+  );
+  return res.rows;
+}
+
 async function offsets(h: string): Promise<Array<{ eventId: string; payloadHash: string | null }>> {
   const res = await pool.query(
     `SELECT "eventId", "payloadHash" FROM projection_offset WHERE "handlerName" = $1 ORDER BY "eventId"`,
@@ -63,6 +71,8 @@ before(async () => {
 after(async () => {
   await pool.query(`DROP SCHEMA ${schema} CASCADE`);
   await pool.query(`DELETE FROM projection_offset WHERE "handlerName" LIKE $1`, [`${schema}:%`]);
+  await pool.query(`DELETE FROM projection_offset_position WHERE "handlerName" LIKE $1`, [`${schema}:%`]);
+  await pool.query(`DELETE FROM projection_offset_checkpoint WHERE "handlerName" LIKE $1`, [`${schema}:%`]);
   await pool.end();
 });
 
@@ -125,6 +135,22 @@ describe("claim", () => {
       });
     }
     assert.deepEqual(await offsets(handler), []);
+  });
+
+  test("with a position, a claim at or below the checkpoint is a duplicate that records nothing", async () => {
+    await pool.query("SELECT offset_checkpoint($1, $2)", [handler, 100]);
+    assert.equal(await store.claim("evt-50", handler, { position: 50 }), false);
+    assert.equal(await store.claim("evt-100", handler, { position: 100n }), false);
+    assert.deepEqual(await offsets(handler), []);
+    assert.equal(await store.claim("evt-101", handler, { position: 101, payloadHash: "aaa" }), true);
+    assert.equal(await store.claim("evt-101", handler, { position: 101, payloadHash: "aaa" }), false);
+    await assert.rejects(store.claim("evt-101", handler, { position: 101, payloadHash: "bbb" }), PayloadDivergenceError);
+    // A bigint position beyond Number.MAX_SAFE_INTEGER keeps all its digits.
+    assert.equal(await store.claim("evt-big", handler, { position: 9007199254740993n, payload: { a: 1 } }), true);
+    assert.deepEqual(await positions(handler), [
+      { eventId: "evt-101", position: "101" },
+      { eventId: "evt-big", position: "9007199254740993" },
+    ]);
   });
 
   test("in the caller's transaction, a rollback releases the claim", async () => {
@@ -303,19 +329,30 @@ describe("applyOnServer", () => {
 });
 
 describe("applyManyOnServer", () => {
-  test("applies each event not yet recorded (extension 1.1)", async (t) => {
-    const res = await pool.query(
-      "SELECT to_regprocedure('apply_with_offset(text,regprocedure,jsonb)') IS NOT NULL AS installed",
-    );
-    if (!res.rows[0].installed) {
-      t.skip("the batch apply is not installed");
-      return;
-    }
+  test("applies each event not yet recorded", async () => {
     const before = await total("o-9");
     const events = [1, 2, 3].map((n) => ({ eventId: `evt-${n}`, payload: { order: "o-9", amount: n } }));
     assert.equal(await store.applyManyOnServer(handler, `${schema}.project_order(text,jsonb)`, events), 3);
     const more = [...events, { eventId: "evt-4", payload: { order: "o-9", amount: 4 } }];
     assert.equal(await store.applyManyOnServer(handler, `${schema}.project_order(text,jsonb)`, more), 1);
     assert.equal(await total("o-9"), before + 10);
+  });
+
+  test("events at or below the checkpoint are duplicates; positions keep all their digits", async () => {
+    await pool.query("SELECT offset_checkpoint($1, $2)", [handler, 10]);
+    const before = await total("o-8");
+    const events = [
+      { eventId: "evt-old", payload: { order: "o-8", amount: 100 }, position: 10 },
+      { eventId: "evt-new", payload: { order: "o-8", amount: 1 }, position: 11 },
+      { eventId: "evt-big", payload: { order: "o-8", amount: 2 }, position: 9007199254740993n },
+      { eventId: "evt-none", payload: { order: "o-8", amount: 4 } },
+    ];
+    assert.equal(await store.applyManyOnServer(handler, `${schema}.project_order(text,jsonb)`, events), 3);
+    assert.equal(await total("o-8"), before + 7);
+    assert.deepEqual(await positions(handler), [
+      { eventId: "evt-big", position: "9007199254740993" },
+      { eventId: "evt-new", position: "11" },
+    ]);
+    assert.deepEqual((await offsets(handler)).map((o) => o.eventId), ["evt-big", "evt-new", "evt-none"]);
   });
 });
