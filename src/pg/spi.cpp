@@ -429,14 +429,17 @@ uint64_t SpiConnection::execute_into(Statement statement, const Datum* values, c
     rows_ = 0;
     ActiveCall running(&executing);
     return pg_call([&]() noexcept {
+        // Parameters marked constant are folded into custom plans, which
+        // copies each value into the plan: the whole events array. Citus
+        // needs them so (it sends only constant parameters to its workers);
+        // elsewhere they stay plain parameters, read in place.
+        const bool constant = OidIsValid(get_extension_oid("citus", true));
         ParamListInfo params = makeParamList(s.nargs);
         for (int i = 0; i < s.nargs; ++i) {
             ParamExternData& p = params->params[i];
             p.value = values[i];
             p.isnull = nulls != nullptr && nulls[i] == 'n';
-            // Not PARAM_FLAG_CONST: a custom plan would then copy each
-            // value into the plan, the whole events array included.
-            p.pflags = 0;
+            p.pflags = constant ? PARAM_FLAG_CONST : 0;
             p.ptype = s.argtypes[i];
         }
         SinkReceiver receiver{};
