@@ -142,10 +142,33 @@ private:
     MemoryContext saved_;
 };
 
-// Rows of ClaimEvents / ClaimEventsAt: (ordinal, kind, n).
+// The stored and the given hash of the earliest divergence, kept in `keep`
+// for the message.
+class DivergenceHashes {
+public:
+    explicit DivergenceHashes(MemoryContext keep) : keep_(keep) {}
+    // Called from a RowSink, inside the executor.
+    void keep(Datum stored, Datum given) noexcept {
+        MemoryContext old = MemoryContextSwitchTo(keep_);
+        if (stored_) pfree(stored_);
+        if (given_) pfree(given_);
+        stored_ = text_to_cstring(DatumGetTextPP(stored));
+        given_ = text_to_cstring(DatumGetTextPP(given));
+        MemoryContextSwitchTo(old);
+    }
+    const char* stored() const { return stored_ ? stored_ : ""; }
+    const char* given() const { return given_ ? given_ : ""; }
+
+private:
+    MemoryContext keep_;
+    char* stored_ = nullptr;
+    char* given_ = nullptr;
+};
+
+// Rows of ClaimEvents / ClaimEventsAt: (ordinal, kind, n, stored, given).
 class ClaimSink : public RowSink {
 public:
-    explicit ClaimSink(BatchOutcome& outcome) : outcome_(outcome) {}
+    ClaimSink(BatchOutcome& outcome, DivergenceHashes& hashes) : outcome_(outcome), hashes_(hashes) {}
     void row(const Datum* values, const bool* isnull) noexcept override {
         const int32 kind = isnull[1] ? -1 : DatumGetInt32(values[1]);
         const uint64_t ordinal = isnull[0] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[0]));
@@ -155,40 +178,40 @@ public:
             case 1: outcome_.recorded(ordinal); break;
             case 2: outcome_.below_checkpoint(ordinal); break;
             case 3: outcome_.positions(n); break;
-            default: outcome_.recorded(0); break;  // marks the outcome inconsistent
+            case 5: outcome_.found_stored(n); break;
+            case 4:  // another hash than the row stored before
+            case 6:  // another hash than the first occurrence, recorded now
+                if (isnull[3] || isnull[4]) {
+                    outcome_.recorded(0);  // marks the outcome inconsistent
+                } else if (outcome_.divergent(ordinal)) {
+                    hashes_.keep(values[3], values[4]);
+                }
+                break;
+            default: outcome_.recorded(0); break;
         }
     }
 
 private:
     BatchOutcome& outcome_;
+    DivergenceHashes& hashes_;
 };
 
-// Rows of DivergentEvents and MissingEvents: (ordinal, stored, given). The hashes of the earliest
-// divergence are kept, in `keep`, for the message.
+// Rows of DivergentEvents and MissingEvents: (ordinal, stored, given).
 class CheckSink : public RowSink {
 public:
-    CheckSink(BatchOutcome& outcome, MemoryContext keep) : outcome_(outcome), keep_(keep) {}
+    CheckSink(BatchOutcome& outcome, DivergenceHashes& hashes) : outcome_(outcome), hashes_(hashes) {}
     void row(const Datum* values, const bool* isnull) noexcept override {
         const uint64_t ordinal = isnull[0] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[0]));
         if (isnull[1] || isnull[2]) {
             outcome_.missing(ordinal);
-            return;
+        } else if (outcome_.divergent(ordinal)) {
+            hashes_.keep(values[1], values[2]);
         }
-        if (!outcome_.divergent(ordinal)) return;
-        MemoryContext old = MemoryContextSwitchTo(keep_);
-        if (stored) pfree(stored);
-        if (given) pfree(given);
-        stored = text_to_cstring(DatumGetTextPP(values[1]));
-        given = text_to_cstring(DatumGetTextPP(values[2]));
-        MemoryContextSwitchTo(old);
     }
-
-    char* stored = nullptr;
-    char* given = nullptr;
 
 private:
     BatchOutcome& outcome_;
-    MemoryContext keep_;
+    DivergenceHashes& hashes_;
 };
 
 // A one-dimensional array of a varlena type with int alignment (text,
@@ -364,8 +387,9 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     const Oid nsp = extension_namespace(fcinfo);
     SpiConnection spi(nsp);
     const Datum values[2] = {PointerGetDatum(events), handler.datum};
-    ClaimSink claim(outcome);
-    spi.execute_into(any_position ? Statement::ClaimEventsAt : Statement::ClaimEvents, values, nullptr, 3, claim);
+    DivergenceHashes hashes(CurrentMemoryContext);
+    ClaimSink claim(outcome, hashes);
+    spi.execute_into(any_position ? Statement::ClaimEventsAt : Statement::ClaimEvents, values, nullptr, 5, claim);
     if (!outcome.consistent()) {
         raise(Problem{"XX000", "unexpected result of the batch claim of handler \"" + excerpt(*handler.view) + "\"",
                       "", ""});
@@ -376,28 +400,31 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
         raise(write_skipped_problem("position of an event for " + handler_words, "projection_offset_position"));
     }
 
-    // Events not recorded now are re-deliveries or repeats: their hashes
-    // must agree with the stored ones, compared against what is stored now,
-    // including rows that a concurrent transaction committed meanwhile.
-    if (!outcome.all_recorded()) {
-        CheckSink checked(outcome, CurrentMemoryContext);
+    // The claim compared the hashes of re-deliveries and repeats with the
+    // rows stored before it and with the first occurrences it recorded. An
+    // id it neither recorded nor found conflicted with a row committed after
+    // its snapshot (or a trigger skipped it): those are compared against
+    // what is stored now, with a new snapshot.
+    if (outcome.unseen_ids()) {
+        CheckSink checked(outcome, hashes);
         spi.execute_into(Statement::DivergentEvents, values, nullptr, 3, checked);
-        if (auto position = outcome.first_divergent()) {
-            counters::add(*handler.view, {0, 0, 1});
-            raise(batch_divergence_problem(*position, id_at(events, static_cast<uint32>(*position - 1)), *handler.view,
-                                           checked.stored ? checked.stored : "", checked.given ? checked.given : ""));
-        }
-        // An INSERT ... ON CONFLICT DO NOTHING records nothing only for a
-        // conflict, unless a BEFORE trigger skipped the row: then the ids
-        // must be stored, or the events would be reported as applied.
-        if (has_before_insert_trigger(nsp, "projection_offset")) {
-            spi.execute_into(Statement::MissingEvents, values, nullptr, 3, checked);
-            if (auto position = outcome.first_missing()) {
-                raise(write_skipped_problem(element(*position) + ": " +
-                                                offset_words(id_at(events, static_cast<uint32>(*position - 1)),
-                                                             *handler.view),
-                                            "projection_offset"));
-            }
+    }
+    if (auto position = outcome.first_divergent()) {
+        counters::add(*handler.view, {0, 0, 1});
+        raise(batch_divergence_problem(*position, id_at(events, static_cast<uint32>(*position - 1)), *handler.view,
+                                       hashes.stored(), hashes.given()));
+    }
+    // An INSERT ... ON CONFLICT DO NOTHING records nothing only for a
+    // conflict, unless a BEFORE trigger skipped the row: then every id must
+    // be stored, or its events would be reported as applied.
+    if (outcome.unseen_ids() && has_before_insert_trigger(nsp, "projection_offset")) {
+        CheckSink checked(outcome, hashes);
+        spi.execute_into(Statement::MissingEvents, values, nullptr, 3, checked);
+        if (auto position = outcome.first_missing()) {
+            raise(write_skipped_problem(
+                element(*position) + ": " +
+                    offset_words(id_at(events, static_cast<uint32>(*position - 1)), *handler.view),
+                "projection_offset"));
         }
     }
     const uint64_t recorded = outcome.recorded_count();

@@ -97,49 +97,74 @@ const StatementSpec& spec(Statement statement) {
          2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimEvents: the batch form's claim, from the events array itself
         // (jsonb, $1), the way hand-written SQL would do it, so that no
-        // per-event copy is held outside the executor. The first occurrence
-        // of each id is recorded with the hash of its payload, in the same
-        // lock order as ClaimBatchIds. Rows (ordinal, kind, n): the ordinal
-        // of each first occurrence recorded now (kind 1), and one summary
-        // row (kind 0) with the number of distinct ids in n.
-        {"WITH firsts AS ("
-         "  SELECT DISTINCT ON (u.id) u.id, u.payload, u.ord"
+        // per-event copy is held outside the executor. Each event's payload
+        // hash is computed once. The first occurrence of each id is recorded
+        // with its hash, in the same lock order as ClaimBatchIds; the rows
+        // already stored as of the statement's snapshot are read with their
+        // hashes, so that a re-delivery needs no second statement.
+        // Rows (ordinal, kind, n, stored hash, given hash):
+        //   kind 1  a first occurrence recorded now
+        //   kind 6  a later occurrence of an id recorded now whose hash
+        //           differs from the first occurrence's (then stored)
+        //   kind 4  an occurrence of an id stored before, with another hash
+        //   kind 0  n = the number of distinct ids
+        //   kind 5  n = how many of them were found stored before
+        {"WITH numbered AS MATERIALIZED ("
+         "  SELECT u.id, u.hash, u.ord,"
+         "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
          "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
-         "               e.value OPERATOR(pg_catalog.->) 'payload' AS payload, e.ord"
+         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash, e.ord"
          "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
-         "  ORDER BY u.id, u.ord),"
+         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
+         " firsts AS (SELECT n.id, n.hash FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
          " recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
-         "  SELECT firsts.id, $2, " PO_PAYLOAD_HASH("firsts.payload") " FROM firsts"
+         "  SELECT firsts.id, $2, firsts.hash FROM firsts"
          "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING \"eventId\")"
-         " SELECT firsts.ord, 1, NULL::pg_catalog.int8"
-         " FROM recorded JOIN firsts ON firsts.id" PO_EQ "recorded.\"eventId\""
+         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
+         "  n.first_hash, n.hash"
+         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
+         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
          " UNION ALL"
-         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts)",
+         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
+         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
+         " UNION ALL"
+         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored), NULL, NULL",
          2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimEventsAt: the same for events with positions, which also skips
         // positions at or below the checkpoint and records the positions of
-        // what it claims. Further rows: the ordinal of each first occurrence
-        // skipped as at or below the checkpoint (kind 2); the summary also
-        // counts the positions recorded (kind 3, n).
-        {"WITH firsts AS ("
-         "  SELECT DISTINCT ON (u.id) u.id, u.payload, u.pos, u.ord"
+        // what it claims. Further rows: kind 2, a first occurrence skipped
+        // as at or below the checkpoint; kind 3, n = the positions recorded.
+        // Kind 5 counts the ids found stored that are above the checkpoint.
+        {"WITH numbered AS MATERIALIZED ("
+         "  SELECT u.id, u.hash, u.pos, u.ord,"
+         "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
          "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
-         "               e.value OPERATOR(pg_catalog.->) 'payload' AS payload,"
+         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash,"
          "               (e.value OPERATOR(pg_catalog.->>) 'position')::pg_catalog.numeric::pg_catalog.int8 AS pos,"
          "               e.ord"
          "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
-         "  ORDER BY u.id, u.ord),"
+         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
          " cp AS ("
          "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
          "  WHERE c.\"handlerName\"" PO_EQ "$2),"
+         " firsts AS ("
+         "  SELECT n.id, n.hash, n.pos, n.ord,"
+         "         EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) n.pos) AS below"
+         "  FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash, firsts.below"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
          " recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
-         "  SELECT firsts.id, $2, " PO_PAYLOAD_HASH("firsts.payload") " FROM firsts"
-         "  WHERE firsts.pos IS NULL"
-         "     OR NOT EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) firsts.pos)"
+         "  SELECT firsts.id, $2, firsts.hash FROM firsts WHERE NOT firsts.below"
          "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING \"eventId\"),"
@@ -150,19 +175,26 @@ const StatementSpec& spec(Statement statement) {
          "  WHERE firsts.pos IS NOT NULL"
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING true)"
-         " SELECT firsts.ord, 1, NULL::pg_catalog.int8"
-         " FROM recorded JOIN firsts ON firsts.id" PO_EQ "recorded.\"eventId\""
+         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
+         "  n.first_hash, n.hash"
+         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
+         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
          " UNION ALL"
-         " SELECT firsts.ord, 2, NULL FROM firsts"
-         " WHERE EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) firsts.pos)"
+         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
+         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
          " UNION ALL"
-         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts)"
+         " SELECT firsts.ord, 2, NULL, NULL, NULL FROM firsts WHERE firsts.below"
          " UNION ALL"
-         " SELECT NULL, 3, (SELECT pg_catalog.count(*) FROM positioned)",
+         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 3, (SELECT pg_catalog.count(*) FROM positioned), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored WHERE NOT stored.below), NULL, NULL",
          2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
-        // DivergentEvents: after the claim, with a new snapshot that sees
-        // this call's rows and any a concurrent transaction committed
-        // meanwhile. Rows (ordinal, stored, given): each event whose payload
+        // DivergentEvents: after the claim, when some id was neither
+        // recorded nor found stored by it (a row a concurrent transaction
+        // committed after the claim's snapshot), with a new snapshot that
+        // sees it. Rows (ordinal, stored, given): each event whose payload
         // hash differs from the stored one.
         {"SELECT h.ord, h.stored, h.given FROM ("
          "  SELECT e.ord, o.\"payloadHash\" AS stored,"

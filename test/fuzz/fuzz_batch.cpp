@@ -59,13 +59,14 @@ void fuzz_outcome(FuzzedDataProvider& in) {
     const std::size_t events = in.ConsumeIntegralInRange<std::size_t>(0, 64);
     BatchOutcome outcome(events);
     std::vector<int> recorded(events + 2, 0), below(events + 2, 0), missing(events + 2, 0), positioned(events + 2, 0);
+    std::uint64_t distinct = 0, found = 0;
     bool bad = false;
     int summaries = 0;
     std::optional<std::size_t> divergent;
     auto in_range = [&](std::uint64_t o) { return o >= 1 && o <= events; };
     while (in.remaining_bytes() > 0) {
         const std::uint64_t ordinal = in.ConsumeIntegralInRange<std::uint64_t>(0, events + 1);
-        switch (in.ConsumeIntegralInRange<int>(0, 6)) {
+        switch (in.ConsumeIntegralInRange<int>(0, 7)) {
             case 0:
                 outcome.has_position(ordinal);
                 if (in_range(ordinal)) positioned[ordinal] = 1; else bad = true;
@@ -96,7 +97,12 @@ void fuzz_outcome(FuzzedDataProvider& in) {
             }
             case 5:
                 outcome.distinct(ordinal);
+                distinct = ordinal;
                 ++summaries;
+                break;
+            case 7:
+                outcome.found_stored(ordinal);
+                found = ordinal;
                 break;
             case 6:
                 outcome.positions(ordinal);
@@ -106,10 +112,11 @@ void fuzz_outcome(FuzzedDataProvider& in) {
     }
     FUZZ_CHECK(outcome.consistent() == (!bad && summaries == 1));
     if (bad) return;
-    std::size_t recorded_count = 0, positions_expected = 0;
+    std::size_t recorded_count = 0, positions_expected = 0, below_count = 0;
     std::optional<std::size_t> first_missing;
     for (std::size_t o = 1; o <= events; ++o) {
         recorded_count += recorded[o];
+        below_count += below[o];
         positions_expected += recorded[o] && positioned[o];
         if (!first_missing && missing[o] && !below[o]) first_missing = o;
         FUZZ_CHECK(outcome.is_recorded(o) == (recorded[o] == 1));
@@ -119,6 +126,7 @@ void fuzz_outcome(FuzzedDataProvider& in) {
     FUZZ_CHECK(outcome.positions_expected() == positions_expected);
     FUZZ_CHECK(outcome.first_missing() == first_missing);
     FUZZ_CHECK(outcome.first_divergent() == divergent);
+    FUZZ_CHECK(outcome.unseen_ids() == (distinct > recorded_count + below_count + found));
 }
 
 }  // namespace
