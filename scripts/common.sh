@@ -32,7 +32,7 @@ require_root() {
 # Debian packages the build and the tests need; installed only when missing.
 PACKAGES=(postgresql-$HOST_PG_MAJOR postgresql-server-dev-$HOST_PG_MAJOR postgresql-contrib
           build-essential g++ cmake libgtest-dev clang-14 llvm-14 libclang-rt-14-dev
-          gnuplot-nox libpq-dev
+          gnuplot-nox libpq-dev python3-psycopg sqlsmith bc
           postgresql-server-dev-all debhelper dpkg-dev debootstrap)
 
 ensure_packages() {

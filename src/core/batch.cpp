@@ -6,13 +6,16 @@
 
 namespace po {
 
-namespace {
-
 std::string element(std::size_t position) {
     return "element " + std::to_string(position) + " of events";
 }
 
-}  // namespace
+Problem batch_divergence_problem(std::size_t position, std::string_view event_id, std::string_view handler_name,
+                                 std::string_view stored_hash, std::string_view given_hash) {
+    Problem problem = divergence_problem(event_id, handler_name, stored_hash, given_hash);
+    problem.message = element(position) + ": " + problem.message;
+    return problem;
+}
 
 std::optional<Problem> check_event_entry(std::size_t position, const EventEntry& entry) {
     const std::string where = element(position);
@@ -40,25 +43,57 @@ std::optional<Problem> check_event_entry(std::size_t position, const EventEntry&
     return problem;
 }
 
-std::variant<std::vector<std::size_t>, Problem> plan_batch(
-    const std::vector<BatchEvent>& events,
-    const std::unordered_map<std::string_view, SqlText>& stored_hashes,
-    const std::unordered_set<std::string_view>& recorded_now, std::string_view handler_name) {
-    std::vector<std::size_t> to_apply;
-    std::unordered_set<std::string_view> planned;
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        const BatchEvent& event = events[i];
-        auto stored = stored_hashes.find(event.id);
-        if (stored != stored_hashes.end() &&
-            classify_existing(stored->second, event.hash) == ClaimOutcome::Divergent) {
-            Problem problem =
-                divergence_problem(event.id, handler_name, *stored->second, *event.hash);
-            problem.message = element(i + 1) + ": " + problem.message;
-            return problem;
-        }
-        if (recorded_now.count(event.id) && planned.insert(event.id).second) to_apply.push_back(i);
+BatchOutcome::BatchOutcome(std::size_t events) : flags_(events, 0) {}
+
+void BatchOutcome::set(std::uint64_t ordinal, std::uint8_t flag) noexcept {
+    if (ordinal < 1 || ordinal > flags_.size()) {
+        inconsistent_ = true;
+        return;
     }
-    return to_apply;
+    flags_[ordinal - 1] |= flag;
+}
+
+void BatchOutcome::recorded(std::uint64_t ordinal) noexcept {
+    if (ordinal >= 1 && ordinal <= flags_.size() && (flags_[ordinal - 1] & kRecorded)) {
+        inconsistent_ = true;  // an id is recorded once
+        return;
+    }
+    set(ordinal, kRecorded);
+    if (!inconsistent_) ++recorded_;
+}
+
+void BatchOutcome::below_checkpoint(std::uint64_t ordinal) noexcept {
+    if (ordinal >= 1 && ordinal <= flags_.size() && !(flags_[ordinal - 1] & kBelow)) ++below_;
+    set(ordinal, kBelow);
+}
+
+void BatchOutcome::distinct(std::uint64_t ids) noexcept {
+    ++summaries_;
+    distinct_ids_ = ids;
+}
+
+bool BatchOutcome::divergent(std::uint64_t ordinal) noexcept {
+    if (ordinal < 1 || ordinal > flags_.size()) {
+        inconsistent_ = true;
+        return false;
+    }
+    const std::size_t position = static_cast<std::size_t>(ordinal);
+    if (first_divergent_ && *first_divergent_ <= position) return false;
+    first_divergent_ = position;
+    return true;
+}
+
+std::size_t BatchOutcome::positions_expected() const {
+    std::size_t n = 0;
+    for (std::uint8_t f : flags_) n += (f & kRecorded) && (f & kPositioned);
+    return n;
+}
+
+std::optional<std::size_t> BatchOutcome::first_missing() const {
+    for (std::size_t i = 0; i < flags_.size(); ++i) {
+        if ((flags_[i] & kMissing) && !(flags_[i] & kBelow)) return i + 1;
+    }
+    return std::nullopt;
 }
 
 }  // namespace po

@@ -9,6 +9,17 @@ ClaimOutcome classify_existing(const SqlText& stored_hash, const SqlText& given_
     return ClaimOutcome::Duplicate;
 }
 
+std::string offset_words(std::string_view event_id, std::string_view handler_name) {
+    return "offset of event \"" + excerpt(event_id) + "\" for handler \"" + excerpt(handler_name) + "\"";
+}
+
+Problem write_skipped_problem(std::string_view what, std::string_view table) {
+    return Problem{sqlstate::object_not_in_prerequisite_state,
+                   std::string(what) + " was not written to table \"" + std::string(table) + "\"",
+                   "A BEFORE trigger on the table returned NULL for the row.",
+                   "Triggers on the extension's tables must not skip its writes."};
+}
+
 Problem divergence_problem(std::string_view event_id, std::string_view handler_name,
                            std::string_view stored_hash, std::string_view given_hash) {
     return Problem{

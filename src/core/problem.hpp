@@ -21,6 +21,9 @@ inline constexpr const char* string_data_right_truncation = "22001";
 inline constexpr const char* wrong_object_type = "42809";
 inline constexpr const char* datatype_mismatch = "42804";
 inline constexpr const char* invalid_text_representation = "22P02";
+inline constexpr const char* object_not_in_prerequisite_state = "55000";
+inline constexpr const char* serialization_failure = "40001";
+inline constexpr const char* undefined_function = "42883";
 inline constexpr const char* payload_hash_mismatch = "PJ001";
 inline constexpr const char* projector_not_idempotent = "PJ002";
 }  // namespace sqlstate

@@ -4,12 +4,24 @@
 
 namespace po {
 
-std::string excerpt(std::string_view value, std::size_t max_bytes) {
-    if (value.size() <= max_bytes) return std::string(value);
-    // Cut on a UTF-8 character boundary so the message stays valid text.
+namespace {
+
+TextCutter text_cutter = utf8_cut;
+
+}  // namespace
+
+std::size_t utf8_cut(std::string_view value, std::size_t max_bytes) {
     std::size_t cut = max_bytes;
     while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
-    return std::string(value.substr(0, cut)) + "...";
+    return cut;
+}
+
+void set_text_cutter(TextCutter cutter) { text_cutter = cutter ? cutter : utf8_cut; }
+
+std::string excerpt(std::string_view value, std::size_t max_bytes) {
+    if (value.size() <= max_bytes) return std::string(value);
+    const std::size_t cut = text_cutter(value, max_bytes);
+    return std::string(value.substr(0, cut < max_bytes ? cut : max_bytes)) + "...";
 }
 
 std::optional<Problem> check_key_part(std::string_view arg_name, const SqlText& value,

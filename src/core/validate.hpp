@@ -33,7 +33,20 @@ inline std::optional<Problem> check_handler_name(const SqlText& value) {
 // An element of an event id array; position is 1-based as in SQL.
 std::optional<Problem> check_event_id_element(std::size_t position, const SqlText& value);
 
+// Where a value may be cut for a message: the largest length at most
+// max_bytes (value.size() > max_bytes) that ends on a character boundary
+// of the value's encoding.
+using TextCutter = std::size_t (*)(std::string_view value, std::size_t max_bytes);
+
+// Cuts by UTF-8 rules: the default cutter.
+std::size_t utf8_cut(std::string_view value, std::size_t max_bytes);
+
+// Sets the cutter excerpt() uses; the server installs one that follows the
+// database encoding, whatever it is. nullptr restores utf8_cut.
+void set_text_cutter(TextCutter cutter);
+
 // Shortens a value for a message, so that a 1 kB id does not flood the log.
+// The cut keeps whole characters, so the message stays valid text.
 std::string excerpt(std::string_view value, std::size_t max_bytes = 64);
 
 }  // namespace po

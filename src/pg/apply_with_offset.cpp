@@ -10,15 +10,9 @@ namespace {
 
 Datum apply_with_offset(FunctionCallInfo fcinfo, ProjectorGiven given) {
     OffsetKey key = key_args(fcinfo, 0, 1);
-    const Projector& projector = projector_arg(fcinfo, 2, false, given);
+    const Projector& resolved = projector_arg(fcinfo, 2, false, given);
     const bool payload_isnull = PG_ARGISNULL(3);
-    if (payload_isnull && projector.strict) {
-        raise(Problem{sqlstate::null_value_not_allowed,
-                      "payload must not be null for strict projector " + projector.name,
-                      "A strict function is not called with a null argument, so the event would "
-                      "be recorded without being applied.",
-                      ""});
-    }
+    check_strict_payload(resolved, payload_isnull, "payload must not be null");
     Datum payload = payload_isnull ? 0 : PG_GETARG_DATUM(3);
     TextArg hash;
     if (!payload_isnull) {
@@ -26,11 +20,15 @@ Datum apply_with_offset(FunctionCallInfo fcinfo, ProjectorGiven given) {
         hash.view = text_view(reinterpret_cast<text*>(DatumGetPointer(hash.datum)));
     }
 
-    SpiConnection spi(extension_namespace(fcinfo));
-    bool recorded = claim_pair(spi, ClaimRequest{key, hash, std::nullopt});
+    const Oid nsp = extension_namespace(fcinfo);
+    SpiConnection spi(nsp);
+    bool recorded = claim_pair(spi, nsp, ClaimRequest{key, hash, std::nullopt});
     spi.finish();
     if (!recorded) return BoolGetDatum(false);
 
+    // Triggers on the offset table may have changed the function meanwhile.
+    const Projector& projector = current_projector(resolved, false);
+    check_strict_payload(projector, payload_isnull, "payload must not be null");
     call_projector(projector, key, payload, payload_isnull);
     return BoolGetDatum(true);
 }

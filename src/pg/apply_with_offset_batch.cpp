@@ -1,13 +1,21 @@
 // SQL entry points apply_with_offset_batch(handler_name text, projector
-// regprocedure | text, events jsonb) RETURNS bigint: claims a whole batch in set-based statements, then calls the
-// projector for each event recorded now, in array order, in one transaction
-// and without a subtransaction per event.
+// regprocedure | text, events jsonb) RETURNS bigint: claims a whole batch in
+// set-based statements, then calls the projector for each event recorded
+// now, in array order, in one transaction and without a subtransaction per
+// event.
+//
+// Memory stays close to that of hand-written set-based SQL: the events
+// array is read in place, never copied per event. Each pass over it works
+// in a per-element memory context reset after every element; the claim
+// statement reads the array itself (as INSERT ... SELECT FROM
+// jsonb_array_elements would) and streams back only ordinals, which land in
+// a byte per event (BatchOutcome).
 #include <string>
 
 #include "../core/batch.hpp"
+#include "../core/outcome.hpp"
 #include "claim_pair.hpp"
 #include "projection_offset_counters.hpp"
-#include "payload_hash.hpp"
 #include "projector.hpp"
 
 extern "C" {
@@ -18,14 +26,6 @@ namespace po::pg {
 
 namespace {
 
-struct Item {
-    TextArg event_id;
-    bool has_payload = false;
-    Datum payload = 0;
-    TextArg hash;
-    std::optional<int64_t> position;
-};
-
 JsonKind kind_of(const JsonbValue& v) {
     switch (v.type) {
         case jbvNull: return JsonKind::Null;
@@ -35,69 +35,73 @@ JsonKind kind_of(const JsonbValue& v) {
     }
 }
 
-// Reads element i of the events array into an Item, checking its shape.
-Item read_item(Jsonb* events, uint32 i) {
-    struct Raw {
-        bool is_object;
-        bool has_id, has_payload, has_position;
-        JsonbValue id, payload, position;
-    };
-    Raw raw{};
+// Element i (0-based) of the events array, as jsonb values pointing into
+// the array. Allocates in the current (per-element) context.
+struct Element {
+    bool is_object;
+    bool has_id, has_payload, has_position;
+    JsonbValue id, payload, position;
+};
+
+Element element_at(Jsonb* events, uint32 i) {
+    Element e{};
     pg_call([&]() noexcept {
         JsonbValue* v = getIthJsonbValueFromContainer(&events->root, i);
-        raw.is_object = v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
-        if (!raw.is_object) return;
+        e.is_object = v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+        if (!e.is_object) return;
         JsonbContainer* object = v->val.binary.data;
-        raw.has_id = getKeyJsonValueFromContainer(object, "event_id", 8, &raw.id) != nullptr;
-        raw.has_payload = getKeyJsonValueFromContainer(object, "payload", 7, &raw.payload) != nullptr;
-        raw.has_position = getKeyJsonValueFromContainer(object, "position", 8, &raw.position) != nullptr;
+        e.has_id = getKeyJsonValueFromContainer(object, "event_id", 8, &e.id) != nullptr;
+        e.has_payload = getKeyJsonValueFromContainer(object, "payload", 7, &e.payload) != nullptr;
+        e.has_position = getKeyJsonValueFromContainer(object, "position", 8, &e.position) != nullptr;
     });
+    return e;
+}
+
+std::string_view id_of(const Element& e) {
+    return std::string_view(e.id.val.string.val, static_cast<size_t>(e.id.val.string.len));
+}
+
+// Checks element i (0-based): an object with a string "event_id" within the
+// limits and, if any, a bigint "position".
+struct Checked {
+    bool has_payload;
+    bool has_position;  // a non-null position
+};
+
+Checked check_element(Jsonb* events, uint32 i) {
+    const Element raw = element_at(events, i);
     EventEntry entry;
     entry.is_object = raw.is_object;
     entry.id_kind = raw.has_id ? kind_of(raw.id) : JsonKind::Missing;
-    if (entry.id_kind == JsonKind::String)
-        entry.id = std::string_view(raw.id.val.string.val, raw.id.val.string.len);
+    if (entry.id_kind == JsonKind::String) entry.id = id_of(raw);
     entry.position_kind = raw.has_position ? kind_of(raw.position) : JsonKind::Missing;
     check(check_event_entry(i + 1, entry));
-
-    Item item;
-    item.event_id.datum = pg_call([&]() noexcept {
-        return PointerGetDatum(cstring_to_text_with_len(entry.id.data(), static_cast<int>(entry.id.size())));
-    });
-    item.event_id.view = text_view(reinterpret_cast<text*>(DatumGetPointer(item.event_id.datum)));
-    if (raw.has_payload) {
-        item.has_payload = true;
-        item.payload = pg_call([&]() noexcept { return JsonbPGetDatum(JsonbValueToJsonb(&raw.payload)); });
-        item.hash.datum = payload_hash(item.payload);
-        item.hash.view = text_view(reinterpret_cast<text*>(DatumGetPointer(item.hash.datum)));
-    }
     if (entry.position_kind == JsonKind::Number) {
-        struct Position {
-            bool integral;
-            int64 value;
-        };
         // Checked here so that the error names the element, not only the type.
-        Position p = pg_call([&]() noexcept {
+        const bool integral = pg_call([&]() noexcept {
             Numeric n = raw.position.val.numeric;
             Datum d = NumericGetDatum(n);
+            if (numeric_is_nan(n) || numeric_is_inf(n)) return false;
             Datum truncated = DirectFunctionCall2(numeric_trunc, d, Int32GetDatum(0));
-            bool integral = DatumGetBool(DirectFunctionCall2(numeric_eq, d, truncated)) &&
-                            !numeric_is_nan(n) && !numeric_is_inf(n) &&
-                            DatumGetBool(DirectFunctionCall2(numeric_ge, d, NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) &&
-                            DatumGetBool(DirectFunctionCall2(numeric_le, d, NumericGetDatum(int64_to_numeric(PG_INT64_MAX))));
-            return Position{integral, integral ? DatumGetInt64(DirectFunctionCall1(numeric_int8, d)) : 0};
+            return DatumGetBool(DirectFunctionCall2(numeric_eq, d, truncated)) &&
+                   DatumGetBool(DirectFunctionCall2(numeric_ge, d, NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) &&
+                   DatumGetBool(DirectFunctionCall2(numeric_le, d, NumericGetDatum(int64_to_numeric(PG_INT64_MAX))));
         });
-        if (!p.integral) {
+        if (!integral) {
             raise(Problem{sqlstate::invalid_parameter_value,
-                          "element " + std::to_string(i + 1) + " of events has a \"position\" that is not a bigint",
+                          element(i + 1) + " has a \"position\" that is not a bigint",
                           "A position is an integer between -9223372036854775808 and 9223372036854775807.", ""});
         }
-        item.position = p.value;
     }
-    return item;
+    return Checked{raw.has_payload, entry.position_kind == JsonKind::Number};
 }
 
-std::vector<Item> read_events(FunctionCallInfo fcinfo, int n) {
+// The event id of element i (0-based), copied, for a message.
+std::string id_at(Jsonb* events, uint32 i) {
+    return std::string(id_of(element_at(events, i)));
+}
+
+Jsonb* events_arg(FunctionCallInfo fcinfo, int n) {
     if (PG_ARGISNULL(n)) {
         raise(Problem{sqlstate::null_value_not_allowed, "events must not be null", "", ""});
     }
@@ -106,152 +110,334 @@ std::vector<Item> read_events(FunctionCallInfo fcinfo, int n) {
         raise(Problem{sqlstate::invalid_parameter_value, "events must be a JSON array",
                       "", "Pass [{\"event_id\": \"...\", \"payload\": {...}}, ...]."});
     }
-    const uint32 count = JB_ROOT_COUNT(events);
-    std::vector<Item> items;
-    items.reserve(count);
-    for (uint32 i = 0; i < count; ++i) items.push_back(read_item(events, i));
-    return items;
+    return events;
 }
 
-// A one-dimensional SQL array of values (nulls may be null for none).
-Datum sql_array(std::vector<Datum>& values, const bool* nulls, Oid type) {
-    const int count = static_cast<int>(values.size());
-    return pg_call([&]() noexcept {
-        int16 len;
-        bool byval;
-        char align;
-        get_typlenbyvalalign(type, &len, &byval, &align);
-        int dims[1] = {count};
-        int lbs[1] = {1};
-        return PointerGetDatum(count == 0 ? construct_empty_array(type)
-                                          : construct_md_array(values.data(), const_cast<bool*>(nulls), 1,
-                                                               dims, lbs, type, len, byval, align));
-    });
-}
+// A memory context for one element's garbage. Not deleted by a destructor:
+// on an error, PostgreSQL frees it with the caller's context.
+class ElementContext {
+public:
+    ElementContext()
+        : cxt_(pg_call([]() noexcept {
+              return AllocSetContextCreate(CurrentMemoryContext, "projection_offset batch element",
+                                           ALLOCSET_DEFAULT_SIZES);
+          })) {}
+    MemoryContext get() const { return cxt_; }
+    void reset() { pg_call([this]() noexcept { MemoryContextReset(cxt_); }); }
+    void drop() { pg_call([this]() noexcept { MemoryContextDelete(cxt_); }); }
 
-// The three parallel arrays ClaimBatch takes: ids, hashes, positions.
-struct BatchArrays {
-    Datum ids, hashes, positions;
+private:
+    MemoryContext cxt_;
 };
 
-BatchArrays to_arrays(const std::vector<Item>& items) {
-    const size_t count = items.size();
-    std::vector<Datum> ids(count), hashes(count), positions(count);
-    std::unique_ptr<bool[]> hash_nulls(new bool[count + 1]);
-    std::unique_ptr<bool[]> position_nulls(new bool[count + 1]);
-    for (size_t i = 0; i < count; ++i) {
-        ids[i] = items[i].event_id.datum;
-        hashes[i] = items[i].hash.datum;
-        hash_nulls[i] = !items[i].hash.view;
-        positions[i] = items[i].position ? Int64GetDatum(*items[i].position) : 0;
-        position_nulls[i] = !items[i].position;
-    }
-    return BatchArrays{sql_array(ids, nullptr, TEXTOID), sql_array(hashes, hash_nulls.get(), TEXTOID),
-                       sql_array(positions, position_nulls.get(), INT8OID)};
-}
+// Makes cxt current for a scope; restoring is a plain assignment.
+class InContext {
+public:
+    explicit InContext(MemoryContext cxt) : saved_(MemoryContextSwitchTo(cxt)) {}
+    ~InContext() { MemoryContextSwitchTo(saved_); }
+    InContext(const InContext&) = delete;
+    InContext& operator=(const InContext&) = delete;
 
-// The ids and payloads of the events to apply, for a set projector.
-struct AppliedArrays {
-    Datum ids, payloads;
+private:
+    MemoryContext saved_;
 };
 
-AppliedArrays applied_arrays(const std::vector<Item>& items, const std::vector<size_t>& to_apply) {
-    const size_t count = to_apply.size();
-    std::vector<Datum> ids(count), payloads(count);
-    std::unique_ptr<bool[]> payload_nulls(new bool[count + 1]);
-    for (size_t i = 0; i < count; ++i) {
-        const Item& item = items[to_apply[i]];
-        ids[i] = item.event_id.datum;
-        payloads[i] = item.payload;
-        payload_nulls[i] = !item.has_payload;
+// The stored and the given hash of the earliest divergence, kept in `keep`
+// for the message.
+class DivergenceHashes {
+public:
+    explicit DivergenceHashes(MemoryContext keep) : keep_(keep) {}
+    // Called from a RowSink, inside the executor.
+    void keep(Datum stored, Datum given) noexcept {
+        MemoryContext old = MemoryContextSwitchTo(keep_);
+        if (stored_) pfree(stored_);
+        if (given_) pfree(given_);
+        stored_ = text_to_cstring(DatumGetTextPP(stored));
+        given_ = text_to_cstring(DatumGetTextPP(given));
+        MemoryContextSwitchTo(old);
     }
-    return AppliedArrays{sql_array(ids, nullptr, TEXTOID), sql_array(payloads, payload_nulls.get(), JSONBOID)};
+    const char* stored() const { return stored_ ? stored_ : ""; }
+    const char* given() const { return given_ ? given_ : ""; }
+
+private:
+    MemoryContext keep_;
+    char* stored_ = nullptr;
+    char* given_ = nullptr;
+};
+
+// Rows of ClaimEvents / ClaimEventsAt: (ordinal, kind, n, stored, given).
+class ClaimSink : public RowSink {
+public:
+    ClaimSink(BatchOutcome& outcome, DivergenceHashes& hashes) : outcome_(outcome), hashes_(hashes) {}
+    void row(const Datum* values, const bool* isnull) noexcept override {
+        const int32 kind = isnull[1] ? -1 : DatumGetInt32(values[1]);
+        const uint64_t ordinal = isnull[0] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[0]));
+        const uint64_t n = isnull[2] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[2]));
+        switch (kind) {
+            case 0: outcome_.distinct(n); break;
+            case 1: outcome_.recorded(ordinal); break;
+            case 2: outcome_.below_checkpoint(ordinal); break;
+            case 3: outcome_.positions(n); break;
+            case 5: outcome_.found_stored(n); break;
+            case 4:  // another hash than the row stored before
+            case 6:  // another hash than the first occurrence, recorded now
+                if (isnull[3] || isnull[4]) {
+                    outcome_.recorded(0);  // marks the outcome inconsistent
+                } else if (outcome_.divergent(ordinal)) {
+                    hashes_.keep(values[3], values[4]);
+                }
+                break;
+            default: outcome_.recorded(0); break;
+        }
+    }
+
+private:
+    BatchOutcome& outcome_;
+    DivergenceHashes& hashes_;
+};
+
+// Rows of DivergentEvents and MissingEvents: (ordinal, stored, given).
+class CheckSink : public RowSink {
+public:
+    CheckSink(BatchOutcome& outcome, DivergenceHashes& hashes) : outcome_(outcome), hashes_(hashes) {}
+    void row(const Datum* values, const bool* isnull) noexcept override {
+        const uint64_t ordinal = isnull[0] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[0]));
+        if (isnull[1] || isnull[2]) {
+            outcome_.missing(ordinal);
+        } else if (outcome_.divergent(ordinal)) {
+            hashes_.keep(values[1], values[2]);
+        }
+    }
+
+private:
+    BatchOutcome& outcome_;
+    DivergenceHashes& hashes_;
+};
+
+// A one-dimensional array of a varlena type with int alignment (text,
+// jsonb), filled element by element into one allocation of its exact size.
+class VarlenaArray {
+public:
+    VarlenaArray(Oid type, int count, size_t data_bytes) {
+        const size_t overhead = ARR_OVERHEAD_WITHNULLS(1, count);
+        if (data_bytes > MaxAllocSize - overhead) {
+            raise(Problem{"54000", "the events applied now are too large for a set projector",
+                          "Their ids and payloads come to " + std::to_string(data_bytes) +
+                              " bytes; an array is limited to 1 GB.",
+                          "Apply the events in smaller batches."});
+        }
+        array_ = pg_call([&]() noexcept {
+            auto* a = static_cast<ArrayType*>(palloc0(overhead + data_bytes));
+            SET_VARSIZE(a, overhead + data_bytes);
+            a->ndim = 1;
+            a->dataoffset = static_cast<int32>(overhead);
+            a->elemtype = type;
+            ARR_DIMS(a)[0] = count;
+            ARR_LBOUND(a)[0] = 1;
+            return a;
+        });
+        end_ = reinterpret_cast<char*>(array_) + overhead + data_bytes;
+        cursor_ = ARR_DATA_PTR(array_);
+    }
+
+    // Reserves the next element, of `size` bytes with its header; returns
+    // where to write it.
+    char* next(size_t size) {
+        if (cursor_ + size > end_) raise(Problem{"XX000", "set projector array overflow", "", ""});
+        ARR_NULLBITMAP(array_)[index_ / 8] |= static_cast<bits8>(1 << (index_ % 8));
+        ++index_;
+        char* at = cursor_;
+        cursor_ += INTALIGN(size);
+        return at;
+    }
+    void append(const varlena* value) { memcpy(next(VARSIZE_ANY(value)), value, VARSIZE_ANY(value)); }
+    void append_null() { ++index_; }  // the bitmap bit stays 0
+    Datum datum() const { return PointerGetDatum(array_); }
+
+private:
+    ArrayType* array_;
+    char* cursor_;
+    char* end_;
+    int index_ = 0;
+};
+
+size_t payload_size(const Element& e, MemoryContext element_cxt) {
+    if (e.payload.type == jbvBinary) return VARHDRSZ + static_cast<size_t>(e.payload.val.binary.len);
+    // A scalar payload is converted to know its size.
+    InContext in(element_cxt);
+    return pg_call([&]() noexcept { return static_cast<size_t>(VARSIZE(JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload)))); });
 }
 
-// Copies column `column` of every row of the last SPI result.
-std::vector<std::optional<std::string>> column_strings(SpiConnection& spi, uint64_t rows, int column) {
-    std::vector<std::optional<std::string>> out;
-    out.reserve(rows);
-    for (uint64_t row = 0; row < rows; ++row) out.push_back(spi.text_at(row, column));
-    return out;
+// Calls a set projector once with the ids and payloads of the events
+// recorded now, in array order.
+void apply_as_set(const Projector& resolved, std::string_view handler, Jsonb* events,
+                  const BatchOutcome& outcome, ElementContext& element_cxt) {
+    const size_t count = outcome.recorded_count();
+    if (count == 0) return;
+    // First the exact sizes, then the copies.
+    size_t id_bytes = 0, payload_bytes = 0;
+    for (size_t ordinal = 1; ordinal <= outcome.events(); ++ordinal) {
+        if (!outcome.is_recorded(ordinal)) continue;
+        check_for_interrupts();
+        {
+            InContext in(element_cxt.get());
+            const Element e = element_at(events, static_cast<uint32>(ordinal - 1));
+            id_bytes += INTALIGN(VARHDRSZ + static_cast<size_t>(e.id.val.string.len));
+            if (e.has_payload) payload_bytes += INTALIGN(payload_size(e, element_cxt.get()));
+        }
+        element_cxt.reset();
+    }
+    VarlenaArray ids(TEXTOID, static_cast<int>(count), id_bytes);
+    VarlenaArray payloads(JSONBOID, static_cast<int>(count), payload_bytes);
+    for (size_t ordinal = 1; ordinal <= outcome.events(); ++ordinal) {
+        if (!outcome.is_recorded(ordinal)) continue;
+        check_for_interrupts();
+        {
+            InContext in(element_cxt.get());
+            const Element e = element_at(events, static_cast<uint32>(ordinal - 1));
+            const size_t id_length = static_cast<size_t>(e.id.val.string.len);
+            char* id = ids.next(VARHDRSZ + id_length);
+            SET_VARSIZE(id, VARHDRSZ + id_length);
+            memcpy(VARDATA(id), e.id.val.string.val, id_length);
+            if (!e.has_payload) {
+                payloads.append_null();
+            } else if (e.payload.type == jbvBinary) {
+                const size_t length = static_cast<size_t>(e.payload.val.binary.len);
+                char* payload = payloads.next(VARHDRSZ + length);
+                SET_VARSIZE(payload, VARHDRSZ + length);
+                memcpy(VARDATA(payload), e.payload.val.binary.data, length);
+            } else {
+                payloads.append(reinterpret_cast<varlena*>(pg_call([&]() noexcept {
+                    return JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload));
+                })));
+            }
+        }
+        element_cxt.reset();
+    }
+    // A trigger of the claim may have replaced or dropped the function.
+    const Projector& projector = current_projector(resolved, true);
+    call_set_projector(projector, handler, ids.datum(), payloads.datum(), count);
+}
+
+// Calls a per-event projector for each event recorded now, in array order,
+// building its arguments in the per-element context.
+void apply_each(const Projector& resolved, const TextArg& handler, Jsonb* events, const BatchOutcome& outcome,
+                ElementContext& element_cxt) {
+    for (size_t ordinal = 1; ordinal <= outcome.events(); ++ordinal) {
+        if (!outcome.is_recorded(ordinal)) continue;
+        check_for_interrupts();
+        // The projector, a trigger or another session may have replaced or
+        // dropped the function since the previous event.
+        const Projector& projector = current_projector(resolved, true);
+        {
+            InContext in(element_cxt.get());
+            const Element e = element_at(events, static_cast<uint32>(ordinal - 1));
+            check_strict_payload(projector, !e.has_payload, element(ordinal) + " has no payload");
+            struct Args {
+                Datum id;
+                Datum payload;
+            };
+            const Args args = pg_call([&]() noexcept {
+                Datum id = PointerGetDatum(cstring_to_text_with_len(e.id.val.string.val, e.id.val.string.len));
+                Datum payload = e.has_payload ? JsonbPGetDatum(JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload)))
+                                              : Datum(0);
+                return Args{id, payload};
+            });
+            TextArg id{args.id, text_view(reinterpret_cast<text*>(DatumGetPointer(args.id)))};
+            call_projector(projector, OffsetKey{id, handler}, args.payload, !e.has_payload);
+        }
+        element_cxt.reset();
+    }
 }
 
 Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     TextArg handler = text_arg(fcinfo, 0);
     check(check_handler_name(handler.view));
-    const Projector& projector = projector_arg(fcinfo, 1, true, given);
-    std::vector<Item> items = read_events(fcinfo, 2);
+    const Projector& resolved = projector_arg(fcinfo, 1, true, given);
+    Jsonb* events = events_arg(fcinfo, 2);
+    const uint32 count = JB_ROOT_COUNT(events);
+    BatchOutcome outcome(count);
+    ElementContext element_cxt;
 
-    std::vector<BatchEvent> events;
-    events.reserve(items.size());
-    std::unordered_set<std::string_view> distinct;
-    bool any_hash = false;
+    // Every element is checked before anything is written.
     bool any_position = false;
-    for (size_t i = 0; i < items.size(); ++i) {
-        if (!items[i].has_payload && projector.strict && projector.form != CallForm::Batch) {
-            raise(Problem{sqlstate::null_value_not_allowed,
-                          "element " + std::to_string(i + 1) + " of events has no payload for strict projector " +
-                              projector.name,
-                          "A strict function is not called with a null argument, so the event would "
-                          "be recorded without being applied.",
-                          ""});
+    for (uint32 i = 0; i < count; ++i) {
+        check_for_interrupts();
+        Checked checked;
+        {
+            InContext in(element_cxt.get());
+            checked = check_element(events, i);
         }
-        events.push_back(BatchEvent{*items[i].event_id.view, items[i].hash.view});
-        distinct.insert(*items[i].event_id.view);
-        any_hash = any_hash || items[i].hash.view.has_value();
-        any_position = any_position || items[i].position.has_value();
+        element_cxt.reset();
+        if (resolved.form != CallForm::Batch) {
+            check_strict_payload(resolved, !checked.has_payload, element(i + 1) + " has no payload");
+        }
+        if (checked.has_position) {
+            any_position = true;
+            outcome.has_position(i + 1);
+        }
     }
-    BatchArrays arrays = to_arrays(items);
+    if (count == 0) {
+        element_cxt.drop();
+        return int64_datum(0);
+    }
 
     // Batches without positions never touch the checkpoint and position
     // tables, so they need no privileges on them.
-    SpiConnection spi(extension_namespace(fcinfo));
-    uint64_t claimed = 0;
-    if (any_position) {
-        Datum values[4] = {arrays.ids, arrays.hashes, arrays.positions, handler.datum};
-        claimed = spi.execute(Statement::ClaimBatchAt, values, nullptr);
-    } else {
-        Datum values[3] = {arrays.ids, arrays.hashes, handler.datum};
-        claimed = spi.execute(Statement::ClaimBatch, values, nullptr);
+    const Oid nsp = extension_namespace(fcinfo);
+    SpiConnection spi(nsp);
+    const Datum values[2] = {PointerGetDatum(events), handler.datum};
+    DivergenceHashes hashes(CurrentMemoryContext);
+    ClaimSink claim(outcome, hashes);
+    spi.execute_into(any_position ? Statement::ClaimEventsAt : Statement::ClaimEvents, values, nullptr, 5, claim);
+    if (!outcome.consistent()) {
+        raise(Problem{"XX000", "unexpected result of the batch claim of handler \"" + excerpt(*handler.view) + "\"",
+                      "", ""});
     }
-    const auto recorded_ids = column_strings(spi, claimed, 1);
-    std::unordered_set<std::string_view> recorded;
-    for (const auto& id : recorded_ids) recorded.insert(*id);
+    const std::string handler_words = "handler \"" + excerpt(*handler.view) + "\"";
+    if (any_position && outcome.positions_recorded() < outcome.positions_expected() &&
+        has_before_insert_trigger(nsp, "projection_offset_position")) {
+        raise(write_skipped_problem("position of an event for " + handler_words, "projection_offset_position"));
+    }
 
-    // Hashes are compared after the claim, against what is stored now,
-    // including rows that a concurrent transaction committed meanwhile.
-    std::vector<std::optional<std::string>> stored_ids, stored_values;
-    std::unordered_map<std::string_view, SqlText> stored;
-    if (any_hash) {
-        Datum values[2] = {arrays.ids, handler.datum};
-        const uint64_t rows = spi.execute(Statement::StoredHashes, values, nullptr);
-        stored_ids = column_strings(spi, rows, 1);
-        stored_values = column_strings(spi, rows, 2);
-        for (uint64_t r = 0; r < rows; ++r) {
-            stored[*stored_ids[r]] = stored_values[r] ? SqlText(*stored_values[r]) : std::nullopt;
+    // The claim compared the hashes of re-deliveries and repeats with the
+    // rows stored before it and with the first occurrences it recorded. An
+    // id it neither recorded nor found conflicted with a row committed after
+    // its snapshot (or a trigger skipped it): those are compared against
+    // what is stored now, with a new snapshot.
+    if (outcome.unseen_ids()) {
+        CheckSink checked(outcome, hashes);
+        spi.execute_into(Statement::DivergentEvents, values, nullptr, 3, checked);
+    }
+    if (auto position = outcome.first_divergent()) {
+        counters::add(*handler.view, {0, 0, 1});
+        raise(batch_divergence_problem(*position, id_at(events, static_cast<uint32>(*position - 1)), *handler.view,
+                                       hashes.stored(), hashes.given()));
+    }
+    // An INSERT ... ON CONFLICT DO NOTHING records nothing only for a
+    // conflict, unless a BEFORE trigger skipped the row: then every id must
+    // be stored, or its events would be reported as applied.
+    if (outcome.unseen_ids() && has_before_insert_trigger(nsp, "projection_offset")) {
+        CheckSink checked(outcome, hashes);
+        spi.execute_into(Statement::MissingEvents, values, nullptr, 3, checked);
+        if (auto position = outcome.first_missing()) {
+            raise(write_skipped_problem(
+                element(*position) + ": " +
+                    offset_words(id_at(events, static_cast<uint32>(*position - 1)), *handler.view),
+                "projection_offset"));
         }
     }
-    auto plan = plan_batch(events, stored, recorded, *handler.view);
-    if (auto* problem = std::get_if<Problem>(&plan)) {
-        counters::add(*handler.view, {0, 0, 1});
-        raise(*problem);
-    }
-    counters::add(*handler.view, {recorded.size(), distinct.size() - recorded.size(), 0});
+    const uint64_t recorded = outcome.recorded_count();
+    counters::add(*handler.view, {recorded, outcome.distinct_ids() - recorded, 0});
     spi.finish();
 
-    const auto& to_apply = std::get<std::vector<size_t>>(plan);
-    if (projector.form == CallForm::Batch) {
-        if (!to_apply.empty()) {
-            AppliedArrays applied = applied_arrays(items, to_apply);
-            call_set_projector(projector, *handler.view, applied.ids, applied.payloads, to_apply.size());
-        }
+    if (resolved.form == CallForm::Batch) {
+        apply_as_set(resolved, *handler.view, events, outcome, element_cxt);
     } else {
-        for (size_t index : to_apply) {
-            const Item& item = items[index];
-            call_projector(projector, OffsetKey{item.event_id, handler}, item.payload, !item.has_payload);
-        }
+        apply_each(resolved, handler, events, outcome, element_cxt);
     }
-    return Int64GetDatum(static_cast<int64>(to_apply.size()));
+    element_cxt.drop();
+    return int64_datum(static_cast<int64>(recorded));
 }
 
 Datum apply_with_offset_batch_oid(FunctionCallInfo fcinfo) {

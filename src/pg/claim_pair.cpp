@@ -34,45 +34,60 @@ struct Attempt {
     StoredHash stored;  // found when the statement could read it
 };
 
+// A position the claim inserted nothing for must be there already (a
+// leftover of the pair); otherwise a trigger skipped it.
+void check_position_kept(SpiConnection& spi, const OffsetKey& key) {
+    Datum values[2] = {key.event_id.datum, key.handler_name.datum};
+    if (spi.execute(Statement::StoredPosition, values, nullptr, 1) == 0) {
+        raise(write_skipped_problem("position of event \"" + excerpt(*key.event_id.view) +
+                                        "\" for handler \"" + excerpt(*key.handler_name.view) + "\"",
+                                    "projection_offset_position"));
+    }
+}
+
 Attempt try_insert(SpiConnection& spi, const ClaimRequest& request) {
     const OffsetKey& key = request.key;
-    const bool hashed = request.payload_hash.view.has_value();
-    const char hash_null = hashed ? ' ' : 'n';
+    const char hash_null = request.payload_hash.view ? ' ' : 'n';
     if (request.position) {
         Datum values[4] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum,
-                           Int64GetDatum(*request.position)};
+                           int64_datum(*request.position)};
         const char nulls[4] = {' ', ' ', hash_null, ' '};
         spi.execute(Statement::ClaimOneAt, values, nulls, 1);
-        if (spi.first_bool(1)) return Attempt{Insert::Recorded, {}};
-        return Attempt{spi.first_bool(2) ? Insert::BelowCheckpoint : Insert::Existing, {}};
+        if (spi.bool_at(0, 1)) {
+            if (!spi.bool_at(0, 3)) check_position_kept(spi, key);
+            return Attempt{Insert::Recorded, {}};
+        }
+        const Insert insert = spi.bool_at(0, 2) ? Insert::BelowCheckpoint : Insert::Existing;
+        if (!spi.bool_at(0, 4)) return Attempt{insert, {}};
+        return Attempt{insert, StoredHash{true, spi.text_at(0, 5)}};
     }
     Datum values[3] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum};
     const char nulls[3] = {' ', ' ', hash_null};
-    if (!hashed) {
-        const bool recorded = spi.execute(Statement::ClaimOne, values, nulls) == 1;
-        return Attempt{recorded ? Insert::Recorded : Insert::Existing, {}};
-    }
-    if (spi.execute(Statement::ClaimOneHashed, values, nulls) == 0) return Attempt{Insert::Existing, {}};
-    if (spi.first_bool(1)) return Attempt{Insert::Recorded, {}};
+    if (spi.execute(Statement::ClaimOne, values, nulls) == 0) return Attempt{Insert::Existing, {}};
+    if (spi.bool_at(0, 1)) return Attempt{Insert::Recorded, {}};
     return Attempt{Insert::Existing, StoredHash{true, spi.text_at(0, 2)}};
 }
 
-bool classify(SpiConnection& spi, const ClaimRequest& request) {
+bool classify(SpiConnection& spi, Oid nsp, const ClaimRequest& request) {
     const OffsetKey& key = request.key;
+    const bool hashed = request.payload_hash.view.has_value();
     for (int attempt = 0; attempt < kClaimAttempts; ++attempt) {
         Attempt result = try_insert(spi, request);
         if (result.insert == Insert::Recorded) return true;
-        // Without a given hash there is nothing to compare: a re-delivery.
-        if (!request.payload_hash.view) return false;
-        // A row committed after the statement's snapshot is read with a new
-        // one. Below the checkpoint the row may be pruned already; while it
-        // is there, its hash is compared as the batch form compares it.
+        // Below the checkpoint the row may be pruned already: without a
+        // given hash there is nothing to compare.
         const bool below = result.insert == Insert::BelowCheckpoint;
+        if (below && !hashed) return false;
+        // A re-delivery must find the recorded row: the INSERT recorded
+        // nothing. A row committed after the statement's snapshot is read
+        // with a new one.
         StoredHash stored = result.stored.found ? std::move(result.stored) : read_stored_hash(spi, key);
         if (!stored.found) {
             if (below) return false;
-            continue;
+            continue;  // released meanwhile, or the INSERT was skipped: claim again
         }
+        // While the row is there, its hash is compared as the batch form
+        // compares it, below the checkpoint too.
         if (classify_existing(stored.hash(), request.payload_hash.view) == ClaimOutcome::Divergent) {
             counters::add(*key.handler_name.view, {0, 0, 1});
             raise(divergence_problem(*key.event_id.view, *key.handler_name.view, *stored.value,
@@ -80,16 +95,20 @@ bool classify(SpiConnection& spi, const ClaimRequest& request) {
         }
         return false;
     }
-    raise(Problem{"40001",
-                  "offset of event \"" + excerpt(*key.event_id.view) + "\" for handler \"" +
-                      excerpt(*key.handler_name.view) + "\" kept being released while it was claimed",
-                  "", "Retry the transaction."});
+    // Neither recorded nor found, attempt after attempt. Reporting a
+    // re-delivery would skip an event that was never applied.
+    const std::string what = offset_words(*key.event_id.view, *key.handler_name.view);
+    if (has_before_insert_trigger(nsp, "projection_offset")) {
+        raise(write_skipped_problem(what, "projection_offset"));
+    }
+    raise(Problem{sqlstate::serialization_failure, what + " kept being released while it was claimed", "",
+                  "Retry the transaction."});
 }
 
 }  // namespace
 
-bool claim_pair(SpiConnection& spi, const ClaimRequest& request) {
-    const bool recorded = classify(spi, request);
+bool claim_pair(SpiConnection& spi, Oid nsp, const ClaimRequest& request) {
+    const bool recorded = classify(spi, nsp, request);
     counters::add(*request.key.handler_name.view, recorded ? counters::Delta{1, 0, 0}
                                                            : counters::Delta{0, 1, 0});
     return recorded;
@@ -105,8 +124,9 @@ TextArg payload_hash_arg(FunctionCallInfo fcinfo, int n) {
 }
 
 Datum claim_pair_datum(FunctionCallInfo fcinfo, const ClaimRequest& request) {
-    SpiConnection spi(extension_namespace(fcinfo));
-    bool recorded = claim_pair(spi, request);
+    const Oid nsp = extension_namespace(fcinfo);
+    SpiConnection spi(nsp);
+    bool recorded = claim_pair(spi, nsp, request);
     spi.finish();
     return BoolGetDatum(recorded);
 }

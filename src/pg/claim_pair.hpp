@@ -16,9 +16,11 @@ struct ClaimRequest {
 };
 
 // Returns true when this call recorded the pair, false for a re-delivery
-// (or a position at or below the checkpoint). Raises PJ001 when both the
-// stored and the given hash exist and differ.
-bool claim_pair(SpiConnection& spi, const ClaimRequest& request);
+// (the pair is stored) or a position at or below the checkpoint. Raises
+// PJ001 when both the stored and the given hash exist and differ, and 55000
+// when a trigger on the offset table skipped the insert. nsp is the
+// extension's schema.
+bool claim_pair(SpiConnection& spi, Oid nsp, const ClaimRequest& request);
 
 // The payload_hash argument n of offset_claim and offset_claim_at: NULL or
 // a non-empty text.

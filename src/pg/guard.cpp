@@ -32,12 +32,38 @@ void raise(const Problem& problem, const char* file, int line, const char* funct
 
 namespace detail {
 
-ErrorData* try_backend(void (*body)(void*), void* arg) noexcept {
+namespace {
+
+// Copies the error being handled into the current context and clears the
+// error state. The copy allocates, and an error raised while copying (out
+// of memory) must not leave this frame by longjmp: it would cross the C++
+// frames of pg_call. It is caught here and reported as a failed copy.
+Caught copy_current_error() noexcept {
+    ErrorData* volatile edata = nullptr;
+    MemoryContext cxt = CurrentMemoryContext;
+    PG_TRY();
+    {
+        edata = CopyErrorData();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(cxt);
+        edata = nullptr;
+    }
+    PG_END_TRY();
+    // Drops the original error and, if copying failed, that failure too.
+    FlushErrorState();
+    return Caught{edata, edata == nullptr};
+}
+
+}  // namespace
+
+Caught try_backend(void (*body)(void*), void* arg) noexcept {
     // The copy must outlive the C++ unwinding that follows; the context
     // current here belongs to a caller frame that PostgreSQL, not C++,
     // cleans up (at the latest when the rethrown error aborts the transaction).
     MemoryContext copy_cxt = CurrentMemoryContext;
-    ErrorData* volatile edata = nullptr;
+    volatile Caught caught{};
     PG_TRY();
     {
         body(arg);
@@ -45,16 +71,26 @@ ErrorData* try_backend(void (*body)(void*), void* arg) noexcept {
     PG_CATCH();
     {
         MemoryContextSwitchTo(copy_cxt);
-        edata = CopyErrorData();
-        FlushErrorState();
+        Caught copied = copy_current_error();
+        caught.edata = copied.edata;
+        caught.copy_failed = copied.copy_failed;
     }
     PG_END_TRY();
-    return edata;
+    return Caught{caught.edata, caught.copy_failed};
+}
+
+void throw_caught(const Caught& caught) {
+    if (caught.edata) throw PgError(caught.edata);
+    throw std::bad_alloc();
 }
 
 void rethrow(const Escape& escape) {
     if (escape.edata) ReThrowError(escape.edata);
-    ereport(ERROR, (errcode(escape.sqlstate), errmsg("%s", escape.message)));
+    // The message of a C++ exception was cut to fit Escape::message, maybe
+    // inside a multibyte character: cut on a character boundary instead.
+    const int length = static_cast<int>(strlen(escape.message));
+    const int clipped = pg_mbcliplen(escape.message, length, length);
+    ereport(ERROR, (errcode(escape.sqlstate), errmsg("%.*s", clipped, escape.message)));
     pg_unreachable();
 }
 

@@ -28,38 +28,82 @@ private:
 
 namespace detail {
 
-// Runs body(arg) inside PG_TRY; returns the copied ErrorData of a PostgreSQL
-// error it raised, or null. The only PG_TRY in the extension.
-ErrorData* try_backend(void (*body)(void*), void* arg) noexcept;
+// What PG_CATCH saw: the copied ErrorData of a PostgreSQL error, or that the
+// copy itself failed (out of memory while copying), or neither.
+struct Caught {
+    ErrorData* edata = nullptr;
+    bool copy_failed = false;
+};
+
+// Runs body(arg) inside PG_TRY; the only PG_TRY in the extension besides
+// the one that guards the copy of a caught error. body must not throw.
+Caught try_backend(void (*body)(void*), void* arg) noexcept;
+
+// Turns what try_backend caught into a C++ exception: PgError, or
+// std::bad_alloc when the error could not be copied.
+[[noreturn]] void throw_caught(const Caught& caught);
 
 }  // namespace detail
 
-// Runs fn, which must only call backend C functions: a C++ exception thrown
-// inside PG_TRY would leave PG_exception_stack pointing at a dead frame,
-// hence the noexcept requirement. Results must be trivially copyable: they
-// are written from inside the PG_TRY frame.
+// Runs fn, which calls backend C functions, inside PG_TRY. A PostgreSQL
+// error it raises comes out as PgError. A C++ exception it throws is caught
+// inside the PG_TRY frame, kept, and rethrown once that frame is left
+// normally, so that no exception crosses PG_TRY. fn must still not keep a
+// C++ object with a destructor alive across a call that may raise a
+// PostgreSQL error: the longjmp would skip the destructor. Results must be
+// trivially copyable: they are written from inside the PG_TRY frame.
 template <typename Fn>
 auto pg_call(Fn&& fn) -> decltype(fn()) {
-    static_assert(noexcept(fn()), "pg_call bodies run inside PG_TRY and must be noexcept");
     using Body = std::remove_reference_t<Fn>;
     using Result = decltype(fn());
     if constexpr (std::is_void_v<Result>) {
-        auto thunk = [](void* p) noexcept { (*static_cast<Body*>(p))(); };
-        if (ErrorData* edata = detail::try_backend(thunk, &fn)) throw PgError(edata);
+        struct Call {
+            Body* fn;
+            std::exception_ptr exception;
+        } call{&fn, nullptr};
+        auto thunk = [](void* p) noexcept {
+            auto* c = static_cast<Call*>(p);
+            try {
+                (*c->fn)();
+            } catch (...) {
+                c->exception = std::current_exception();
+            }
+        };
+        detail::Caught caught = detail::try_backend(thunk, &call);
+        if (caught.edata || caught.copy_failed) detail::throw_caught(caught);
+        if (call.exception) std::rethrow_exception(call.exception);
     } else {
         static_assert(std::is_trivially_copyable_v<Result>,
                       "pg_call results must be trivially copyable");
         struct Call {
             Body* fn;
+            std::exception_ptr exception;
             Result result;
-        } call{&fn, Result{}};
+        } call{&fn, nullptr, Result{}};
         auto thunk = [](void* p) noexcept {
             auto* c = static_cast<Call*>(p);
-            c->result = (*c->fn)();
+            try {
+                c->result = (*c->fn)();
+            } catch (...) {
+                c->exception = std::current_exception();
+            }
         };
-        if (ErrorData* edata = detail::try_backend(thunk, &call)) throw PgError(edata);
+        detail::Caught caught = detail::try_backend(thunk, &call);
+        if (caught.edata || caught.copy_failed) detail::throw_caught(caught);
+        if (call.exception) std::rethrow_exception(call.exception);
         return call.result;
     }
+}
+
+// Answers a pending cancel or termination request. Every loop over input
+// calls it, so that a cancel takes effect within one element.
+inline void check_for_interrupts() {
+    if (unlikely(INTERRUPTS_PENDING_CONDITION())) pg_call([]() noexcept { CHECK_FOR_INTERRUPTS(); });
+}
+
+// Int64GetDatum allocates where int8 is passed by reference.
+inline Datum int64_datum(int64 value) {
+    return pg_call([value]() noexcept { return Int64GetDatum(value); });
 }
 
 // Raises a Problem as a PostgreSQL error, through pg_call, so that it

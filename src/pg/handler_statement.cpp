@@ -1,5 +1,7 @@
 #include "handler_statement.hpp"
 
+#include "../core/outcome.hpp"
+
 namespace po::pg {
 
 TextArg handler_arg(FunctionCallInfo fcinfo, int n) {
@@ -8,10 +10,17 @@ TextArg handler_arg(FunctionCallInfo fcinfo, int n) {
     return handler;
 }
 
-int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values) {
+int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values, const SqlText& handler) {
     SpiConnection spi(extension_namespace(fcinfo));
-    spi.execute(statement, values, nullptr, 0);
-    int64_t count = spi.first_int64();
+    const uint64_t rows = spi.execute(statement, values, nullptr, 0);
+    // The counting statements always return one row; the checkpoint's
+    // INSERT ... ON CONFLICT DO UPDATE returns none when a BEFORE trigger
+    // skipped the row.
+    if (rows == 0 && statement == Statement::Checkpoint) {
+        raise(write_skipped_problem("checkpoint of handler \"" + excerpt(handler.value_or("")) + "\"",
+                                    "projection_offset_checkpoint"));
+    }
+    const int64_t count = spi.int64_at(0, 1);
     spi.finish();
     return count;
 }
@@ -24,9 +33,10 @@ Datum required_arg(FunctionCallInfo fcinfo, int n, const char* name) {
 }
 
 int64_t run_for_handler(FunctionCallInfo fcinfo, Statement statement, const char* second_arg) {
-    Datum values[2] = {handler_arg(fcinfo, 0).datum, 0};
+    const TextArg handler = handler_arg(fcinfo, 0);
+    Datum values[2] = {handler.datum, 0};
     if (second_arg) values[1] = required_arg(fcinfo, 1, second_arg);
-    return run_count(fcinfo, statement, values);
+    return run_count(fcinfo, statement, values, handler.view);
 }
 
 Datum local_timestamp(TimestampTz t) {

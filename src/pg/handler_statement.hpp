@@ -11,8 +11,11 @@ namespace po::pg {
 // The handler_name argument n, validated.
 TextArg handler_arg(FunctionCallInfo fcinfo, int n);
 
-// Runs statement with values and returns its single bigint result.
-int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values);
+// Runs statement with values and returns its single bigint result. handler
+// names the handler in the error raised when a trigger skipped the write of
+// a checkpoint.
+int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values,
+                  const SqlText& handler = std::nullopt);
 
 // Runs statement over the handler in argument 0 and, when second_arg names
 // it, argument 1, which must not be NULL.

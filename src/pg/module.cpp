@@ -1,9 +1,12 @@
 // Library load: settings, shared-memory counters, cache invalidation hooks.
+#include "active_call.hpp"
 #include "offset_replaying.hpp"
 #include "projection_offset_counters.hpp"
 #include "projector.hpp"
+#include "server_encoding.hpp"
 #include "spi.hpp"
 #include "sql_projector.hpp"
+#include "../core/validate.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -28,6 +31,10 @@ extern "C" void _PG_init(void) {
     po::pg::define_sql_projector_setting();
     po::pg::counters::install_hooks();
     MarkGUCPrefixReserved("projection_offset");
+
+    // Shortened ids and names in messages are cut by the database encoding.
+    po::set_text_cutter(po::pg::server_encoding_cut);
+    po::pg::install_active_call_callbacks();
 
     CacheRegisterSyscacheCallback(PROCOID, on_proc_change, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, on_namespace_change, 0);

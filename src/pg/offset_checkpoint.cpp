@@ -8,9 +8,10 @@ namespace {
 Datum offset_checkpoint(FunctionCallInfo fcinfo) {
     // "updatedAt" gets the transaction's start time, as CURRENT_TIMESTAMP
     // in the column default would give it.
-    Datum values[3] = {handler_arg(fcinfo, 0).datum, required_arg(fcinfo, 1, "position"),
+    const TextArg handler = handler_arg(fcinfo, 0);
+    Datum values[3] = {handler.datum, required_arg(fcinfo, 1, "position"),
                        local_timestamp(GetCurrentTransactionStartTimestamp())};
-    return Int64GetDatum(run_count(fcinfo, Statement::Checkpoint, values));
+    return int64_datum(run_count(fcinfo, Statement::Checkpoint, values, handler.view));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // RETURNS SETOF text: the ids this call recorded, in order of first appearance.
 #include <string>
 
+#include "../core/outcome.hpp"
 #include "claim_pair.hpp"
 #include "projection_offset_counters.hpp"
 
@@ -24,6 +25,7 @@ uint64_t check_event_ids(ArrayType* ids) {
     });
     std::unordered_set<std::string_view> distinct;
     for (int i = 0; i < count; ++i) {
+        check_for_interrupts();
         SqlText value;
         if (!nulls[i]) {
             text* t = pg_call([&]() noexcept { return DatumGetTextPP(elems[i]); });
@@ -34,6 +36,20 @@ uint64_t check_event_ids(ArrayType* ids) {
     }
     return distinct.size();
 }
+
+// Puts each recorded id into the function's result, as the statement
+// returns it.
+class ResultSink : public RowSink {
+public:
+    explicit ResultSink(ReturnSetInfo* rsinfo) : rsinfo_(rsinfo) {}
+    void row(const Datum* values, const bool* isnull) noexcept override {
+        tuplestore_putvalues(rsinfo_->setResult, rsinfo_->setDesc, const_cast<Datum*>(values),
+                             const_cast<bool*>(isnull));
+    }
+
+private:
+    ReturnSetInfo* rsinfo_;
+};
 
 Datum offset_claim_batch(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0)) {
@@ -47,17 +63,22 @@ Datum offset_claim_batch(FunctionCallInfo fcinfo) {
     pg_call([&]() noexcept { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
-    SpiConnection spi(extension_namespace(fcinfo));
+    const Oid nsp = extension_namespace(fcinfo);
+    SpiConnection spi(nsp);
     Datum values[2] = {PointerGetDatum(ids), handler.datum};
-    uint64_t rows = spi.execute(Statement::ClaimBatchIds, values, nullptr);
+    ResultSink result(rsinfo);
+    const uint64_t rows = spi.execute_into(Statement::ClaimBatchIds, values, nullptr, 1, result);
+    // An id not recorded now conflicted with a stored row, unless a BEFORE
+    // trigger skipped it: then every id must be stored (looked up with a
+    // new snapshot, which sees rows that a concurrent transaction committed
+    // meanwhile), or it would be reported as applied.
+    if (rows < distinct && has_before_insert_trigger(nsp, "projection_offset") &&
+        spi.execute(Statement::MissingIds, values, nullptr, 1) > 0) {
+        raise(write_skipped_problem("element " + std::to_string(spi.int64_at(0, 2)) + " of event_ids: " +
+                                        offset_words(spi.text_at(0, 1).value_or(""), *handler.view),
+                                    "projection_offset"));
+    }
     counters::add(*handler.view, {rows, distinct - rows, 0});
-    pg_call([&]() noexcept {
-        for (uint64 row = 0; row < rows; ++row) {
-            bool isnull = false;
-            Datum id = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull);
-            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &id, &isnull);
-        }
-    });
     spi.finish();
     return static_cast<Datum>(0);
 }

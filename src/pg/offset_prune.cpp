@@ -11,11 +11,11 @@ Datum offset_prune(FunctionCallInfo fcinfo) {
     // under the session's TimeZone, as the column's values were stored.
     Datum values[2] = {handler_arg(fcinfo, 0).datum,
                        local_timestamp(DatumGetTimestampTz(required_arg(fcinfo, 1, "older_than")))};
-    return Int64GetDatum(run_count(fcinfo, Statement::Prune, values));
+    return int64_datum(run_count(fcinfo, Statement::Prune, values));
 }
 
 Datum offset_prune_to_checkpoint(FunctionCallInfo fcinfo) {
-    return Int64GetDatum(run_for_handler(fcinfo, Statement::PruneToCheckpoint));
+    return int64_datum(run_for_handler(fcinfo, Statement::PruneToCheckpoint));
 }
 
 }  // namespace

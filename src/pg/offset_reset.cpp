@@ -6,7 +6,7 @@ namespace po::pg {
 namespace {
 
 Datum offset_reset(FunctionCallInfo fcinfo) {
-    return Int64GetDatum(run_for_handler(fcinfo, Statement::Reset));
+    return int64_datum(run_for_handler(fcinfo, Statement::Reset));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The payloadHash apply_with_offset records: SHA-256, in hex, of the
-// payload's canonical jsonb text. The same value in SQL:
+// payload's canonical jsonb text in UTF-8, whatever the database encoding.
+// The same value in SQL:
 //   encode(sha256(convert_to(payload::text, 'UTF8')), 'hex')
 #pragma once
 

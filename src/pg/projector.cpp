@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "../core/validate.hpp"
+#include "active_call.hpp"
 
 namespace po::pg {
 
@@ -29,22 +30,6 @@ MemoryContext cache_cxt = nullptr;
 std::vector<MemoryContext> retired;
 std::vector<SqlBody*> retired_bodies;
 int running_calls = 0;
-
-struct RunningCall {
-    explicit RunningCall(const Projector& projector) : projector_(projector) {
-        ++running_calls;
-        ++projector_.running;
-    }
-    ~RunningCall() {
-        --running_calls;
-        --projector_.running;
-    }
-    RunningCall(const RunningCall&) = delete;
-    RunningCall& operator=(const RunningCall&) = delete;
-
-private:
-    const Projector& projector_;
-};
 
 void delete_retired() {
     if (running_calls > 0) return;
@@ -105,8 +90,14 @@ void describe(Oid oid, Projector& out, bool batch) {
         ReleaseSysCache(tuple);
     });
     if (!facts.found) {
-        raise(Problem{"42883", "projector function with OID " + std::to_string(oid) +
-                                   " does not exist", "", ""});
+        // A function dropped since it was last resolved (during a batch, say)
+        // is named as it was.
+        if (out.oid == oid && !out.name.empty()) {
+            raise(Problem{sqlstate::undefined_function, "projector function " + out.name + " does not exist", "",
+                          ""});
+        }
+        raise(Problem{sqlstate::undefined_function,
+                      "projector function with OID " + std::to_string(oid) + " does not exist", "", ""});
     }
     char* display = pg_call([&]() noexcept { return format_procedure(oid); });
     RoutineShape shape{display, routine_kind(facts.prokind), {}, facts.retset};
@@ -220,6 +211,18 @@ const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch, Proje
     return projector;
 }
 
+const Projector& current_projector(const Projector& projector, bool batch) {
+    return resolve_projector(projector.oid, batch);
+}
+
+void check_strict_payload(const Projector& projector, bool payload_isnull, const std::string& where) {
+    if (!payload_isnull || !projector.strict) return;
+    raise(Problem{sqlstate::null_value_not_allowed, where + " for strict projector " + projector.name,
+                  "A strict function is not called with a null argument, so the event would "
+                  "be recorded without being applied.",
+                  ""});
+}
+
 Oid projector_oid_from_text(FunctionCallInfo fcinfo, int n) {
     // Parsed as regprocedure input is, under the caller's search_path, so a
     // string gives the same function either way; a name without an argument
@@ -260,7 +263,8 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
             return own;
         });
     }
-    RunningCall running(projector);
+    ActiveCall running(&running_calls);
+    ActiveCall running_this(&projector.running);
     // A function handler may keep the failed call's state in fn_extra (a SQL
     // function keeps its half-run query), and a savepoint rollback does not
     // reset it: after an error the cached FmgrInfo is never called again.

@@ -51,6 +51,17 @@ const Projector& projector_arg(FunctionCallInfo fcinfo, int n, bool batch = fals
 void call_projector_delivery(const Projector& projector, Datum event_id, std::string_view event_id_view,
                              Datum payload, bool payload_isnull);
 
+// The projector as the catalog describes it now: a projector, a trigger or
+// another session may have replaced or dropped the function since it was
+// resolved (42883 when it is gone). Called before every call.
+const Projector& current_projector(const Projector& projector, bool batch);
+
+// Raises 22004 when a strict projector would get a null payload: it would
+// not be called, and the event would be recorded without being applied.
+// `where` prefixes the message ("element 3 of events has no payload", or
+// "payload must not be null").
+void check_strict_payload(const Projector& projector, bool payload_isnull, const std::string& where);
+
 // Calls the projector; an error it raises gets a context line naming the
 // handler and the event.
 void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,

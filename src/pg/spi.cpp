@@ -3,6 +3,8 @@
 #include <array>
 #include <string>
 
+#include "active_call.hpp"
+
 namespace po::pg {
 
 namespace {
@@ -19,21 +21,20 @@ struct StatementSpec {
 // search_path current at each execution. Keys are compared only through the
 // primary key ("eventId", "handlerName") or the handler name alone.
 #define PO_EQ " OPERATOR(pg_catalog.=) "
+// The payloadHash of a jsonb payload, as documented.
+#define PO_PAYLOAD_HASH(payload)                                                         \
+    "pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(" payload "::pg_catalog.text, 'UTF8')), 'hex')"
 #define PO_KEY_IS(alias, e, h) \
     " " alias ".\"eventId\"" PO_EQ e " AND " alias ".\"handlerName\"" PO_EQ h " "
 
 const StatementSpec& spec(Statement statement) {
     static const std::array<StatementSpec, static_cast<size_t>(Statement::Count_)> specs{{
-        // ClaimOne
-        {"INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
-         " VALUES ($1, $2, $3)"
-         " ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
-         " RETURNING true",
-         3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT_RETURNING},
-        // ClaimOneHashed: a re-delivery with a hash needs the stored hash; in
-        // the usual case the row is older than this statement's snapshot and
-        // one statement answers. It returns no row when the conflicting row
-        // was committed after the snapshot was taken.
+        // ClaimOne: one statement answers the usual cases: recorded now
+        // (true, NULL), or a re-delivery of a row older than this
+        // statement's snapshot (false, its stored hash). No row means that
+        // neither happened: the conflicting row was committed after the
+        // snapshot was taken, or it was released meanwhile, or a trigger
+        // skipped the insert; the caller looks again with a new snapshot.
         {"WITH recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
          "  VALUES ($1, $2, $3)"
@@ -45,7 +46,9 @@ const StatementSpec& spec(Statement statement) {
          " WHERE" PO_KEY_IS("o", "$1", "$2") "AND NOT EXISTS (SELECT FROM recorded)",
          3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimOneAt: a position at or below the handler's checkpoint is a
-        // duplicate and stores nothing.
+        // duplicate and stores nothing. One row: recorded, below the
+        // checkpoint, position recorded, and for a pair not recorded now
+        // whether it is stored (as of the snapshot) and its hash.
         {"WITH cp AS ("
          "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
          "  WHERE c.\"handlerName\"" PO_EQ "$2),"
@@ -58,13 +61,23 @@ const StatementSpec& spec(Statement statement) {
          " positioned AS ("
          "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
          "  SELECT recorded.\"eventId\", recorded.\"handlerName\", $4 FROM recorded"
-         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING)"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING true)"
          " SELECT EXISTS (SELECT FROM recorded),"
-         "  EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) $4)",
+         "  EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) $4),"
+         "  EXISTS (SELECT FROM positioned),"
+         "  stored.found IS NOT NULL, stored.hash"
+         " FROM (SELECT) AS one LEFT JOIN LATERAL ("
+         "  SELECT true AS found, o.\"payloadHash\" AS hash FROM %1$s.projection_offset o"
+         "  WHERE" PO_KEY_IS("o", "$1", "$2") "AND NOT EXISTS (SELECT FROM recorded)) AS stored ON true",
          4, {TEXTOID, TEXTOID, TEXTOID, INT8OID}, SPI_OK_SELECT},
         // StoredHash
         {"SELECT o.\"payloadHash\" FROM %1$s.projection_offset o"
          " WHERE" PO_KEY_IS("o", "$1", "$2"),
+         2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
+        // StoredPosition
+        {"SELECT true FROM %1$s.projection_offset_position p"
+         " WHERE" PO_KEY_IS("p", "$1", "$2"),
          2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimBatchIds: rows are inserted in a fixed (C collation) order so that
         // two batches sharing ids wait on each other in the same order and
@@ -82,53 +95,131 @@ const StatementSpec& spec(Statement statement) {
          " JOIN input ON input.id" PO_EQ "recorded.\"eventId\""
          " ORDER BY input.ord",
          2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
-        // ClaimBatch: the first occurrence of each id carries its hash; same
-        // lock order as ClaimBatchIds. The INSERT ... SELECT sits in a CTE:
-        // on a Citus table, a top-level INSERT ... SELECT ... RETURNING run
-        // through SPI fails its tuple count check when rows conflict.
-        {"WITH firsts AS ("
-         "  SELECT DISTINCT ON (u.id) u.id, u.hash"
-         "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"
-         "   WITH ORDINALITY AS u(id, hash, ord)"
-         "  ORDER BY u.id, u.ord),"
+        // ClaimEvents: the batch form's claim, from the events array itself
+        // (jsonb, $1), the way hand-written SQL would do it, so that no
+        // per-event copy is held outside the executor. Each event's payload
+        // hash is computed once. The first occurrence of each id is recorded
+        // with its hash, in the same lock order as ClaimBatchIds; the rows
+        // already stored as of the statement's snapshot are read with their
+        // hashes, so that a re-delivery needs no second statement.
+        // Rows (ordinal, kind, n, stored hash, given hash):
+        //   kind 1  a first occurrence recorded now
+        //   kind 6  a later occurrence of an id recorded now whose hash
+        //           differs from the first occurrence's (then stored)
+        //   kind 4  an occurrence of an id stored before, with another hash
+        //   kind 0  n = the number of distinct ids
+        //   kind 5  n = how many of them were found stored before
+        {"WITH numbered AS MATERIALIZED ("
+         "  SELECT u.id, u.hash, u.ord,"
+         "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
+         "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
+         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash, e.ord"
+         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
+         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
+         " firsts AS (SELECT n.id, n.hash FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
          " recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
-         "  SELECT firsts.id, $3, firsts.hash FROM firsts"
+         "  SELECT firsts.id, $2, firsts.hash FROM firsts"
          "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING \"eventId\")"
-         " SELECT recorded.\"eventId\" FROM recorded",
-         3, {TEXTARRAYOID, TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
-        // ClaimBatchAt: also skips positions at or below the checkpoint and
-        // records the positions of what it claims.
-        {"WITH firsts AS ("
-         "  SELECT DISTINCT ON (u.id) u.id, u.hash, u.pos"
-         "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
-         "   WITH ORDINALITY AS u(id, hash, pos, ord)"
-         "  ORDER BY u.id, u.ord),"
+         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
+         "  n.first_hash, n.hash"
+         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
+         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
+         " UNION ALL"
+         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
+         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
+         " UNION ALL"
+         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored), NULL, NULL",
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
+        // ClaimEventsAt: the same for events with positions, which also skips
+        // positions at or below the checkpoint and records the positions of
+        // what it claims. Further rows: kind 2, a first occurrence skipped
+        // as at or below the checkpoint; kind 3, n = the positions recorded.
+        // Kind 5 counts the ids found stored that are above the checkpoint.
+        {"WITH numbered AS MATERIALIZED ("
+         "  SELECT u.id, u.hash, u.pos, u.ord,"
+         "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
+         "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
+         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash,"
+         "               (e.value OPERATOR(pg_catalog.->>) 'position')::pg_catalog.numeric::pg_catalog.int8 AS pos,"
+         "               e.ord"
+         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
+         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
          " cp AS ("
          "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
-         "  WHERE c.\"handlerName\"" PO_EQ "$4),"
+         "  WHERE c.\"handlerName\"" PO_EQ "$2),"
+         " firsts AS ("
+         "  SELECT n.id, n.hash, n.pos, n.ord,"
+         "         EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) n.pos) AS below"
+         "  FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash, firsts.below"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
          " recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
-         "  SELECT firsts.id, $4, firsts.hash FROM firsts"
-         "  WHERE firsts.pos IS NULL"
-         "     OR NOT EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) firsts.pos)"
+         "  SELECT firsts.id, $2, firsts.hash FROM firsts WHERE NOT firsts.below"
          "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING \"eventId\"),"
          " positioned AS ("
          "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
-         "  SELECT recorded.\"eventId\", $4, firsts.pos"
+         "  SELECT recorded.\"eventId\", $2, firsts.pos"
          "  FROM recorded JOIN firsts ON firsts.id" PO_EQ "recorded.\"eventId\""
          "  WHERE firsts.pos IS NOT NULL"
-         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING)"
-         " SELECT recorded.\"eventId\" FROM recorded",
-         4, {TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTOID}, SPI_OK_SELECT},
-        // StoredHashes
-        {"SELECT o.\"eventId\", o.\"payloadHash\" FROM %1$s.projection_offset o"
-         " WHERE o.\"handlerName\"" PO_EQ "$2"
-         " AND o.\"eventId\"" PO_EQ "ANY ($1)",
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING true)"
+         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
+         "  n.first_hash, n.hash"
+         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
+         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
+         " UNION ALL"
+         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
+         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
+         " UNION ALL"
+         " SELECT firsts.ord, 2, NULL, NULL, NULL FROM firsts WHERE firsts.below"
+         " UNION ALL"
+         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 3, (SELECT pg_catalog.count(*) FROM positioned), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored WHERE NOT stored.below), NULL, NULL",
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
+        // DivergentEvents: after the claim, when some id was neither
+        // recorded nor found stored by it (a row a concurrent transaction
+        // committed after the claim's snapshot), with a new snapshot that
+        // sees it. Rows (ordinal, stored, given): each event whose payload
+        // hash differs from the stored one.
+        {"SELECT h.ord, h.stored, h.given FROM ("
+         "  SELECT e.ord, o.\"payloadHash\" AS stored,"
+         "         " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS given"
+         "  FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)"
+         "  JOIN %1$s.projection_offset o"
+         "   ON" PO_KEY_IS("o", "(e.value OPERATOR(pg_catalog.->>) 'event_id')", "$2")
+         "  WHERE o.\"payloadHash\" IS NOT NULL) AS h"
+         " WHERE h.stored OPERATOR(pg_catalog.<>) h.given",
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
+        // MissingEvents: the same snapshot; rows (ordinal, NULL, NULL) for
+        // the first occurrence of each id that is not stored at all.
+        {"SELECT firsts.ord, NULL::pg_catalog.text, NULL::pg_catalog.text FROM ("
+         "  SELECT DISTINCT ON (u.id) u.id, u.ord"
+         "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id, e.ord"
+         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
+         "  ORDER BY u.id, u.ord) AS firsts"
+         " WHERE NOT EXISTS (SELECT FROM %1$s.projection_offset o"
+         "                   WHERE" PO_KEY_IS("o", "firsts.id", "$2") ")",
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
+        // MissingIds: the first id of an array (by position) that is not
+        // stored for a handler, with its 1-based position.
+        {"SELECT u.id, u.ord FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, ord)"
+         " WHERE NOT EXISTS (SELECT FROM %1$s.projection_offset o WHERE" PO_KEY_IS("o", "u.id", "$2") ")"
+         " ORDER BY u.ord LIMIT 1",
          2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
         // Release
         {"WITH gone AS ("
@@ -192,35 +283,61 @@ const StatementSpec& spec(Statement statement) {
 }
 
 #undef PO_KEY_IS
+#undef PO_PAYLOAD_HASH
 #undef PO_EQ
 
 struct PlanCache {
     Oid nsp = InvalidOid;
     bool stale = false;
     std::array<SPIPlanPtr, static_cast<size_t>(Statement::Count_)> plans{};
+    // Plans replaced while a statement of ours was executing: an outer call
+    // (a trigger or default on the extension's tables may call the
+    // extension again) may still be running one. Freed once none runs.
+    std::vector<SPIPlanPtr> retired;
 };
 
 PlanCache cache;
 
-void drop_plans() {
-    for (SPIPlanPtr& plan : cache.plans) {
-        if (!plan) continue;
-        SPIPlanPtr doomed = plan;
-        plan = nullptr;
-        pg_call([&]() noexcept { SPI_freeplan(doomed); });
-    }
-    cache.stale = false;
-}
-
-// Statements of ours now executing: a trigger or default on the extension's
-// tables may call the extension again, and an invalidation processed meanwhile
-// must not free a plan that an outer call is still running.
+// Statements of ours now executing (see ActiveCall).
 int executing = 0;
 
+void free_plan(SPIPlanPtr plan) {
+    pg_call([&]() noexcept { SPI_freeplan(plan); });
+}
+
+void free_retired_plans() {
+    while (!cache.retired.empty()) {
+        SPIPlanPtr doomed = cache.retired.back();
+        cache.retired.pop_back();
+        free_plan(doomed);
+    }
+}
+
+// The kept plans name the extension's schema in their text: after a change
+// to pg_namespace they are replaced, never handed out again, even while an
+// outer statement still runs one of them.
+void replace_plans() {
+    for (SPIPlanPtr& plan : cache.plans) {
+        if (!plan) continue;
+        if (executing > 0) {
+            cache.retired.push_back(plan);
+            plan = nullptr;
+        } else {
+            SPIPlanPtr doomed = plan;
+            plan = nullptr;
+            free_plan(doomed);
+        }
+    }
+}
+
 SPIPlanPtr prepared(Statement statement, Oid nsp) {
-    if ((cache.stale || cache.nsp != nsp) && executing == 0) {
-        drop_plans();
+    if (executing == 0) free_retired_plans();
+    if (cache.stale || cache.nsp != nsp) {
+        replace_plans();
         cache.nsp = nsp;
+        // Cleared before preparing: an invalidation that arrives while the
+        // new plans are prepared marks them stale again.
+        cache.stale = false;
     }
     SPIPlanPtr& slot = cache.plans[static_cast<size_t>(statement)];
     if (slot) return slot;
@@ -244,6 +361,14 @@ SPIPlanPtr prepared(Statement statement, Oid nsp) {
     return slot;
 }
 
+[[noreturn]] void unexpected_result(Statement statement, uint64_t row, int column) {
+    raise(Problem{"XX000",
+                  "unexpected result of the extension's statement " +
+                      std::to_string(static_cast<int>(statement)) + ": no row " + std::to_string(row + 1) +
+                      " or column " + std::to_string(column),
+                  "", ""});
+}
+
 }  // namespace
 
 // The namespace of the function last asked about: an FmgrInfo, and so its
@@ -261,6 +386,19 @@ Oid extension_namespace(FunctionCallInfo fcinfo) {
     return namespace_oid;
 }
 
+bool has_before_insert_trigger(Oid nsp, const char* table) {
+    return pg_call([&]() noexcept {
+        const Oid relid = get_relname_relid(table, nsp);
+        if (!OidIsValid(relid)) return false;
+        // The caller's INSERT holds a lock on the table.
+        Relation rel = RelationIdGetRelation(relid);
+        if (!RelationIsValid(rel)) return false;
+        const bool found = rel->trigdesc != nullptr && rel->trigdesc->trig_insert_before_row;
+        RelationClose(rel);
+        return found;
+    });
+}
+
 void invalidate_function_namespace() { namespace_of_fn = InvalidOid; }
 
 void invalidate_plans() { cache.stale = true; }
@@ -275,41 +413,143 @@ uint64_t SpiConnection::execute(Statement statement, const Datum* values, const 
                                 long limit) {
     SPIPlanPtr plan = prepared(statement, nsp_);
     const int expected = spec(statement).expected;
-    struct Executing {
-        Executing() { ++executing; }
-        ~Executing() { --executing; }
-    } running;
+    last_ = statement;
+    rows_ = 0;
+    {
+        ActiveCall running(&executing);
+        rows_ = pg_call([&]() noexcept {
+            int rc = SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, limit);
+            if (rc != expected) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+            return static_cast<uint64_t>(SPI_processed);
+        });
+    }
+    return rows_;
+}
+
+namespace {
+
+struct SinkReceiver {
+    DestReceiver pub;  // first: the executor sees a DestReceiver
+    RowSink* sink;
+    int columns;
+};
+
+bool sink_receive(TupleTableSlot* slot, DestReceiver* self) {
+    auto* receiver = reinterpret_cast<SinkReceiver*>(self);
+    CHECK_FOR_INTERRUPTS();
+    slot_getallattrs(slot);
+    receiver->sink->row(slot->tts_values, slot->tts_isnull);
+    return true;
+}
+
+void sink_startup(DestReceiver* self, int, TupleDesc typeinfo) {
+    auto* receiver = reinterpret_cast<SinkReceiver*>(self);
+    if (typeinfo->natts != receiver->columns)
+        elog(ERROR, "statement of projection_offset returned %d columns, expected %d", typeinfo->natts,
+             receiver->columns);
+}
+
+void sink_nothing(DestReceiver*) {}
+
+}  // namespace
+
+uint64_t SpiConnection::execute_into(Statement statement, const Datum* values, const char* nulls,
+                                     int columns, RowSink& sink) {
+    SPIPlanPtr plan = prepared(statement, nsp_);
+    const StatementSpec& s = spec(statement);
+    last_ = statement;
+    rows_ = 0;
+    ActiveCall running(&executing);
     return pg_call([&]() noexcept {
-        int rc = SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, limit);
-        if (rc != expected) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+        // Parameters marked constant are folded into custom plans, which
+        // copies each value into the plan: the whole events array. Citus
+        // needs them so (it sends only constant parameters to its workers);
+        // elsewhere they stay plain parameters, read in place.
+        const bool constant = OidIsValid(get_extension_oid("citus", true));
+        ParamListInfo params = makeParamList(s.nargs);
+        for (int i = 0; i < s.nargs; ++i) {
+            ParamExternData& p = params->params[i];
+            p.value = values[i];
+            p.isnull = nulls != nullptr && nulls[i] == 'n';
+            p.pflags = constant ? PARAM_FLAG_CONST : 0;
+            p.ptype = s.argtypes[i];
+        }
+        SinkReceiver receiver{};
+        receiver.pub.receiveSlot = sink_receive;
+        receiver.pub.rStartup = sink_startup;
+        receiver.pub.rShutdown = sink_nothing;
+        receiver.pub.rDestroy = sink_nothing;
+        // Any kind but DestSPI (which collects SPI_tuptable) and DestNone
+        // (which SPI reports as a utility statement).
+        receiver.pub.mydest = DestTuplestore;
+        receiver.sink = &sink;
+        receiver.columns = columns;
+        SPIExecuteOptions options{};
+        options.params = params;
+        options.read_only = false;
+        options.dest = &receiver.pub;
+        int rc = SPI_execute_plan_extended(plan, &options);
+        if (rc != s.expected) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+        pfree(params);
         return static_cast<uint64_t>(SPI_processed);
     });
 }
 
-int64_t SpiConnection::first_int64() {
-    return pg_call([]() noexcept {
-        bool isnull = false;
-        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-        return isnull ? int64{0} : DatumGetInt64(d);
+Datum SpiConnection::value_at(uint64_t row, int column, bool* isnull) {
+    // SPI_tuptable belongs to the last statement, whoever ran it: read it
+    // only within the rows our last statement reported.
+    struct Read {
+        bool ok;
+        bool isnull;
+        Datum value;
+    };
+    const uint64_t rows = rows_;
+    Read read = pg_call([&]() noexcept {
+        SPITupleTable* table = SPI_tuptable;
+        if (table == nullptr || row >= rows || row >= table->numvals || column < 1 ||
+            column > table->tupdesc->natts)
+            return Read{false, true, 0};
+        bool null = true;
+        Datum d = SPI_getbinval(table->vals[row], table->tupdesc, column, &null);
+        return Read{true, null, d};
     });
+    if (!read.ok) unexpected_result(last_, row, column);
+    *isnull = read.isnull;
+    return read.value;
 }
 
-bool SpiConnection::first_bool(int column) {
-    return pg_call([&]() noexcept {
-        bool isnull = false;
-        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
-        return !isnull && DatumGetBool(d);
-    });
+int64_t SpiConnection::int64_at(uint64_t row, int column) {
+    bool isnull = true;
+    Datum d = value_at(row, column, &isnull);
+    return isnull ? int64_t{0} : pg_call([d]() noexcept { return static_cast<int64_t>(DatumGetInt64(d)); });
+}
+
+bool SpiConnection::bool_at(uint64_t row, int column) {
+    bool isnull = true;
+    Datum d = value_at(row, column, &isnull);
+    return !isnull && DatumGetBool(d);
+}
+
+SqlText SpiConnection::text_view_at(uint64_t row, int column) {
+    bool isnull = true;
+    Datum d = value_at(row, column, &isnull);
+    if (isnull) return std::nullopt;
+    text* t = pg_call([d]() noexcept { return DatumGetTextPP(d); });
+    return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 std::optional<std::string> SpiConnection::text_at(uint64_t row, int column) {
-    text* t = pg_call([&]() noexcept {
-        bool isnull = true;
-        Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
-        return isnull ? static_cast<text*>(nullptr) : DatumGetTextPP(d);
+    SqlText view = text_view_at(row, column);
+    if (!view) return std::nullopt;
+    return std::string(*view);
+}
+
+void SpiConnection::free_result() {
+    pg_call([]() noexcept {
+        if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
+        SPI_tuptable = nullptr;
     });
-    if (!t) return std::nullopt;
-    return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+    rows_ = 0;
 }
 
 void SpiConnection::finish() {

@@ -1,10 +1,9 @@
-// check_event_entry and plan_batch (the batch apply_with_offset, minus the
-// database) on entries and batches built from arbitrary bytes, against a
-// straightforward model of their contract.
+// check_event_entry and BatchOutcome (the batch apply_with_offset, minus
+// the database) on entries and statement rows built from arbitrary bytes,
+// against a straightforward model of their contract.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
-#include <deque>
 #include <string>
 
 #include "core/batch.hpp"
@@ -53,65 +52,81 @@ void fuzz_entry(FuzzedDataProvider& in) {
     FUZZ_CHECK(problem->message.back() != '.');
 }
 
-void fuzz_plan(FuzzedDataProvider& in) {
-    // Ids and hashes come from small alphabets so that repeats, stored and
-    // recorded ids and equal or different hashes all occur often.
-    std::deque<std::string> storage;  // stable addresses for the views
-    auto small = [&](std::size_t max_len) -> std::string_view {
-        storage.push_back(in.ConsumeRandomLengthString(max_len));
-        return storage.back();
-    };
-    const std::string_view handler = small(300);
-    const std::size_t count = in.ConsumeIntegralInRange<std::size_t>(0, 64);
-    std::vector<BatchEvent> events;
-    for (std::size_t i = 0; i < count && in.remaining_bytes() > 0; ++i) {
-        BatchEvent e;
-        e.id = small(4);
-        if (in.ConsumeBool()) e.hash = small(3);
-        events.push_back(e);
-    }
-    std::unordered_map<std::string_view, SqlText> stored;
-    std::unordered_set<std::string_view> recorded;
-    for (const BatchEvent& e : events) {
-        switch (in.ConsumeIntegralInRange<int>(0, 3)) {
-            case 0: break;
-            case 1: stored.emplace(e.id, SqlText{}); break;
-            case 2: stored.emplace(e.id, small(3)); break;
-            case 3: stored.emplace(e.id, e.hash); recorded.insert(e.id); break;
-        }
-        if (in.ConsumeBool() && in.ConsumeBool()) recorded.insert(e.id);
-    }
-
-    const auto verdict = plan_batch(events, stored, recorded, handler);
-
-    // The model: the first event whose hash differs from the stored one is a
-    // divergence; otherwise the first occurrence of every recorded id, in order.
+void fuzz_outcome(FuzzedDataProvider& in) {
+    // Rows as the claim and check statements might send them, in any
+    // order, including ordinals out of range and repeated recordings,
+    // against a model of what BatchOutcome must conclude.
+    const std::size_t events = in.ConsumeIntegralInRange<std::size_t>(0, 64);
+    BatchOutcome outcome(events);
+    std::vector<int> recorded(events + 2, 0), below(events + 2, 0), missing(events + 2, 0), positioned(events + 2, 0);
+    std::uint64_t distinct = 0, found = 0;
+    bool bad = false;
+    int summaries = 0;
     std::optional<std::size_t> divergent;
-    std::vector<std::size_t> expected;
-    std::unordered_set<std::string_view> seen;
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        auto s = stored.find(events[i].id);
-        if (s != stored.end() && s->second && events[i].hash && *s->second != *events[i].hash) {
-            divergent = i;
-            break;
+    auto in_range = [&](std::uint64_t o) { return o >= 1 && o <= events; };
+    while (in.remaining_bytes() > 0) {
+        const std::uint64_t ordinal = in.ConsumeIntegralInRange<std::uint64_t>(0, events + 1);
+        switch (in.ConsumeIntegralInRange<int>(0, 7)) {
+            case 0:
+                outcome.has_position(ordinal);
+                if (in_range(ordinal)) positioned[ordinal] = 1; else bad = true;
+                break;
+            case 1:
+                outcome.recorded(ordinal);
+                if (!in_range(ordinal) || recorded[ordinal]) bad = true; else recorded[ordinal] = 1;
+                break;
+            case 2:
+                outcome.below_checkpoint(ordinal);
+                if (in_range(ordinal)) below[ordinal] = 1; else bad = true;
+                break;
+            case 3:
+                outcome.missing(ordinal);
+                if (in_range(ordinal)) missing[ordinal] = 1; else bad = true;
+                break;
+            case 4: {
+                const bool earliest = outcome.divergent(ordinal);
+                if (!in_range(ordinal)) {
+                    bad = true;
+                    FUZZ_CHECK(!earliest);
+                } else {
+                    const bool expect = !divergent || ordinal < *divergent;
+                    FUZZ_CHECK(earliest == expect);
+                    if (expect) divergent = ordinal;
+                }
+                break;
+            }
+            case 5:
+                outcome.distinct(ordinal);
+                distinct = ordinal;
+                ++summaries;
+                break;
+            case 7:
+                outcome.found_stored(ordinal);
+                found = ordinal;
+                break;
+            case 6:
+                outcome.positions(ordinal);
+                FUZZ_CHECK(outcome.positions_recorded() == ordinal);
+                break;
         }
-        if (recorded.count(events[i].id) && seen.insert(events[i].id).second) expected.push_back(i);
     }
-    if (divergent) {
-        const Problem* p = std::get_if<Problem>(&verdict);
-        FUZZ_CHECK(p);
-        FUZZ_CHECK(p->sqlstate == "PJ001");
-        FUZZ_CHECK(starts_with(p->message, "element " + std::to_string(*divergent + 1) + " of events: "));
-        FUZZ_CHECK(p->detail.find(std::string(*events[*divergent].hash)) != std::string::npos);
-        return;
+    FUZZ_CHECK(outcome.consistent() == (!bad && summaries == 1));
+    if (bad) return;
+    std::size_t recorded_count = 0, positions_expected = 0, below_count = 0;
+    std::optional<std::size_t> first_missing;
+    for (std::size_t o = 1; o <= events; ++o) {
+        recorded_count += recorded[o];
+        below_count += below[o];
+        positions_expected += recorded[o] && positioned[o];
+        if (!first_missing && missing[o] && !below[o]) first_missing = o;
+        FUZZ_CHECK(outcome.is_recorded(o) == (recorded[o] == 1));
     }
-    const auto* plan = std::get_if<std::vector<std::size_t>>(&verdict);
-    FUZZ_CHECK(plan);
-    FUZZ_CHECK(*plan == expected);
-    for (std::size_t k = 0; k < plan->size(); ++k) {
-        FUZZ_CHECK((*plan)[k] < events.size());
-        if (k > 0) FUZZ_CHECK((*plan)[k - 1] < (*plan)[k]);
-    }
+    FUZZ_CHECK(outcome.recorded_count() == recorded_count);
+    FUZZ_CHECK(outcome.all_recorded() == (recorded_count == events));
+    FUZZ_CHECK(outcome.positions_expected() == positions_expected);
+    FUZZ_CHECK(outcome.first_missing() == first_missing);
+    FUZZ_CHECK(outcome.first_divergent() == divergent);
+    FUZZ_CHECK(outcome.unseen_ids() == (distinct > recorded_count + below_count + found));
 }
 
 }  // namespace
@@ -121,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (in.ConsumeBool()) {
         fuzz_entry(in);
     } else {
-        fuzz_plan(in);
+        fuzz_outcome(in);
     }
     return 0;
 }

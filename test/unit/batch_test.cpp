@@ -49,45 +49,120 @@ TEST(CheckEventEntry, PositionMustBeANumber) {
     EXPECT_EQ(check_event_entry(1, e)->message, "element 1 of events has a \"position\" that is not a number");
 }
 
-TEST(PlanBatch, AppliesFirstOccurrenceOfEachRecordedIdInArrayOrder) {
-    std::vector<BatchEvent> events{{"c", std::nullopt}, {"a", std::nullopt}, {"c", std::nullopt},
-                                   {"b", std::nullopt}, {"a", std::nullopt}};
-    auto plan = plan_batch(events, {}, {"a", "c"}, "h");
-    ASSERT_TRUE(std::holds_alternative<std::vector<std::size_t>>(plan));
-    EXPECT_EQ(std::get<std::vector<std::size_t>>(plan), (std::vector<std::size_t>{0, 1}));
+TEST(BatchOutcome, AllFreshEventsRecordedNeedNoCheck) {
+    BatchOutcome outcome(3);
+    outcome.recorded(2);
+    outcome.recorded(1);
+    outcome.recorded(3);
+    outcome.distinct(3);
+    EXPECT_TRUE(outcome.consistent());
+    EXPECT_TRUE(outcome.all_recorded());
+    EXPECT_EQ(outcome.recorded_count(), 3u);
+    EXPECT_TRUE(outcome.is_recorded(1) && outcome.is_recorded(2) && outcome.is_recorded(3));
+    EXPECT_FALSE(outcome.first_divergent());
+    EXPECT_FALSE(outcome.first_missing());
 }
 
-TEST(PlanBatch, NothingRecordedMeansNothingApplied) {
-    std::vector<BatchEvent> events{{"a", std::nullopt}};
-    auto plan = plan_batch(events, {}, {}, "h");
-    EXPECT_TRUE(std::get<std::vector<std::size_t>>(plan).empty());
+TEST(BatchOutcome, RepeatsAndRedeliveriesAreNotRecorded) {
+    // Events c, a, c, b, a with c and a recorded now: their first occurrences.
+    BatchOutcome outcome(5);
+    outcome.recorded(1);
+    outcome.recorded(2);
+    outcome.distinct(3);
+    EXPECT_TRUE(outcome.consistent());
+    EXPECT_FALSE(outcome.all_recorded());
+    EXPECT_EQ(outcome.recorded_count(), 2u);
+    EXPECT_EQ(outcome.distinct_ids(), 3u);
+    EXPECT_FALSE(outcome.is_recorded(3));
 }
 
-TEST(PlanBatch, DivergenceAgainstStoredHashNamesThePosition) {
-    std::vector<BatchEvent> events{{"a", std::string_view("h1")}, {"b", std::string_view("h9")}};
-    std::unordered_map<std::string_view, SqlText> stored{{"a", std::string_view("h1")},
-                                                         {"b", std::string_view("h2")}};
-    auto plan = plan_batch(events, stored, {"a"}, "handler");
-    ASSERT_TRUE(std::holds_alternative<Problem>(plan));
-    const Problem& p = std::get<Problem>(plan);
+TEST(BatchOutcome, IdsNeitherRecordedNorFoundNeedALaterLook) {
+    // Five distinct ids: two recorded now, one at or below the checkpoint,
+    // one found stored by the claim; the fifth conflicted with a row the
+    // claim could not see.
+    BatchOutcome outcome(6);
+    outcome.recorded(1);
+    outcome.recorded(2);
+    outcome.below_checkpoint(3);
+    outcome.below_checkpoint(3);  // counted once
+    outcome.distinct(5);
+    outcome.found_stored(1);
+    EXPECT_TRUE(outcome.consistent());
+    EXPECT_TRUE(outcome.unseen_ids());
+    outcome.found_stored(2);
+    EXPECT_FALSE(outcome.unseen_ids());
+}
+
+TEST(BatchOutcome, TheEarliestDivergenceWinsWhateverTheRowOrder) {
+    BatchOutcome outcome(10);
+    outcome.distinct(10);
+    EXPECT_TRUE(outcome.divergent(7));
+    EXPECT_TRUE(outcome.divergent(3));
+    EXPECT_FALSE(outcome.divergent(5));  // later than 3: the caller keeps 3's hashes
+    EXPECT_FALSE(outcome.divergent(3));
+    EXPECT_EQ(outcome.first_divergent(), std::optional<std::size_t>(3));
+}
+
+TEST(BatchOutcome, MissingIdsBelowTheCheckpointAreExpected) {
+    BatchOutcome outcome(4);
+    outcome.distinct(4);
+    outcome.below_checkpoint(2);
+    outcome.missing(2);  // below the checkpoint and pruned: not an error
+    EXPECT_FALSE(outcome.first_missing());
+    outcome.missing(4);
+    outcome.missing(3);
+    EXPECT_EQ(outcome.first_missing(), std::optional<std::size_t>(3));
+}
+
+TEST(BatchOutcome, PositionsExpectedAreThoseOfRecordedEvents) {
+    BatchOutcome outcome(4);
+    outcome.has_position(1);
+    outcome.has_position(2);
+    outcome.has_position(4);
+    outcome.recorded(1);
+    outcome.recorded(3);
+    outcome.recorded(4);
+    outcome.distinct(4);
+    outcome.positions(2);
+    EXPECT_EQ(outcome.positions_expected(), 2u);
+    EXPECT_EQ(outcome.positions_recorded(), 2u);
+}
+
+TEST(BatchOutcome, OrdinalsOutOfRangeOrRepeatedMakeItInconsistent) {
+    BatchOutcome zero(2);
+    zero.distinct(2);
+    zero.recorded(0);
+    EXPECT_FALSE(zero.consistent());
+    BatchOutcome beyond(2);
+    beyond.distinct(2);
+    beyond.missing(3);
+    EXPECT_FALSE(beyond.consistent());
+    BatchOutcome twice(2);
+    twice.distinct(2);
+    twice.recorded(1);
+    twice.recorded(1);
+    EXPECT_FALSE(twice.consistent());
+    EXPECT_EQ(twice.recorded_count(), 1u);
+    BatchOutcome divergent(2);
+    divergent.distinct(2);
+    EXPECT_FALSE(divergent.divergent(9));
+    EXPECT_FALSE(divergent.consistent());
+}
+
+TEST(BatchOutcome, NeedsExactlyOneSummary) {
+    BatchOutcome none(1);
+    EXPECT_FALSE(none.consistent());
+    BatchOutcome two(1);
+    two.distinct(1);
+    two.distinct(1);
+    EXPECT_FALSE(two.consistent());
+}
+
+TEST(BatchDivergenceProblem, NamesTheElement) {
+    Problem p = batch_divergence_problem(2, "b", "handler", "h2", "h9");
     EXPECT_EQ(p.sqlstate, "PJ001");
     EXPECT_EQ(p.message.rfind("element 2 of events: event \"b\"", 0), 0u) << p.message;
-}
-
-TEST(PlanBatch, RepeatWithDifferentPayloadInsideTheBatchDiverges) {
-    // The stored hash of "a" is the one its first occurrence recorded.
-    std::vector<BatchEvent> events{{"a", std::string_view("h1")}, {"a", std::string_view("h2")}};
-    std::unordered_map<std::string_view, SqlText> stored{{"a", std::string_view("h1")}};
-    auto plan = plan_batch(events, stored, {"a"}, "handler");
-    ASSERT_TRUE(std::holds_alternative<Problem>(plan));
-    EXPECT_NE(std::get<Problem>(plan).message.find("element 2"), std::string::npos);
-}
-
-TEST(PlanBatch, MissingHashesNeverDiverge) {
-    std::vector<BatchEvent> events{{"a", std::nullopt}, {"a", std::string_view("h2")}};
-    std::unordered_map<std::string_view, SqlText> stored{{"a", std::nullopt}};
-    auto plan = plan_batch(events, stored, {"a"}, "handler");
-    EXPECT_EQ(std::get<std::vector<std::size_t>>(plan), (std::vector<std::size_t>{0}));
+    EXPECT_NE(p.detail.find("h9"), std::string::npos);
 }
 
 }  // namespace

@@ -27,6 +27,20 @@ TEST(DivergenceProblem, NamesEventHandlerAndBothHashes) {
     EXPECT_FALSE(p.hint.empty());
 }
 
+TEST(WriteSkippedProblem, NamesTheRowAndTheTable) {
+    Problem p = write_skipped_problem(offset_words("evt-7", "orders"), "projection_offset");
+    EXPECT_EQ(p.sqlstate, "55000");
+    EXPECT_EQ(p.message,
+              "offset of event \"evt-7\" for handler \"orders\" was not written to table \"projection_offset\"");
+    EXPECT_EQ(p.detail, "A BEFORE trigger on the table returned NULL for the row.");
+    EXPECT_FALSE(p.hint.empty());
+}
+
+TEST(OffsetWords, ShortensLongIdsAndNames) {
+    std::string words = offset_words(std::string(1000, 'e'), std::string(300, 'h'));
+    EXPECT_LT(words.size(), 200u);
+}
+
 TEST(DivergenceProblem, ShortensVeryLongIdsInTheMessage) {
     std::string id(1000, 'e');
     Problem p = divergence_problem(id, "h", "a", "b");

@@ -69,5 +69,47 @@ TEST(Excerpt, CutsLongValuesOnCharacterBoundary) {
     EXPECT_EQ(excerpt("a\xC3\xA9z", 2), "a...");
 }
 
+// A cutter for a made-up double-byte encoding: a byte with the high bit set
+// starts a two-byte character whose second byte also has the high bit set,
+// as in EUC-JP, where the UTF-8 rule cuts inside characters.
+std::size_t double_byte_cut(std::string_view value, std::size_t max_bytes) {
+    std::size_t at = 0;
+    while (at < value.size()) {
+        const std::size_t length = (static_cast<unsigned char>(value[at]) & 0x80) ? 2 : 1;
+        if (at + length > max_bytes) break;
+        at += length;
+    }
+    return at;
+}
+
+struct WithCutter {
+    explicit WithCutter(TextCutter cutter) { set_text_cutter(cutter); }
+    ~WithCutter() { set_text_cutter(nullptr); }
+};
+
+TEST(Excerpt, UsesTheInstalledCutter) {
+    // "x" then three double-byte characters whose bytes look like UTF-8
+    // continuation bytes (0x80-0xBF) or lead bytes (0xC0-0xFF).
+    const std::string value = "x\xB0\xA1\xC0\xB1\xB2\xC3";
+    // The UTF-8 rule stops at the "lead" byte 0xC3, which is the second
+    // byte of the last character: it keeps 0xB2 without it.
+    EXPECT_EQ(utf8_cut(value, 6), 6u);
+    WithCutter cutter(double_byte_cut);
+    EXPECT_EQ(excerpt(value, 2), "x...");
+    EXPECT_EQ(excerpt(value, 4), "x\xB0\xA1...");
+    EXPECT_EQ(excerpt(value, 6), "x\xB0\xA1\xC0\xB1...");
+}
+
+TEST(Excerpt, NeverKeepsMoreThanTheLimitWhateverTheCutterSays) {
+    WithCutter cutter([](std::string_view, std::size_t max_bytes) { return max_bytes + 10; });
+    EXPECT_EQ(excerpt("abcdef", 3), "abc...");
+}
+
+TEST(Excerpt, NullCutterRestoresUtf8) {
+    set_text_cutter(double_byte_cut);
+    set_text_cutter(nullptr);
+    EXPECT_EQ(excerpt("a\xC3\xA9z", 2), "a...");
+}
+
 }  // namespace
 }  // namespace po

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Databases in UTF8, LATIN1 and EUC_JP, read by a real client (psycopg,
+# client_encoding UTF8): errors quoting long multibyte ids keep their
+# SQLSTATE, and payload hashes are those of the documented formula. See
+# encoding.py.
+#
+# scripts/test.sh runs it against its throwaway cluster (PGHOST, PGPORT,
+# PGUSER exported). Run alone, as root, it starts a throwaway cluster of its
+# own on PO_PORT (default 54353):
+#     sudo bash test/encoding/suite.sh
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/../../scripts/common.sh"
+
+# Debian's interpreter, where python3-psycopg is installed.
+PYTHON=${PO_PYTHON:-/usr/bin/python3}
+"$PYTHON" -c 'import psycopg' 2>/dev/null \
+    || { echo "encoding: cannot run: python3-psycopg is not installed (Debian package python3-psycopg)"; echo "encoding: 0 passed, 1 failed"; exit 1; }
+if [ -z "${PGHOST:-}" ]; then
+    require_root
+    PO_PORT=${PO_PORT:-54353}
+    trap cluster_stop EXIT
+    cluster_start
+fi
+"$PYTHON" "$HERE/encoding.py"
