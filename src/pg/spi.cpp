@@ -16,16 +16,18 @@ struct StatementSpec {
     int expected;  // SPI_OK_* code
 };
 
+// The statements and their macros keep the layout of the SQL they hold.
+// clang-format off
 // Every operator and function is schema-qualified: the caller's search_path
 // may hold look-alikes, and plancache re-analyses a kept plan under the
 // search_path current at each execution. Keys are compared only through the
 // primary key ("eventId", "handlerName") or the handler name alone.
 #define PO_EQ " OPERATOR(pg_catalog.=) "
 // The payloadHash of a jsonb payload, as documented.
-#define PO_PAYLOAD_HASH(payload)                                                                         \
-    "pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(" payload "::pg_catalog.text, 'UTF8')), " \
-                                                                         "'hex')"
-#define PO_KEY_IS(alias, e, h) " " alias ".\"eventId\"" PO_EQ e " AND " alias ".\"handlerName\"" PO_EQ h " "
+#define PO_PAYLOAD_HASH(payload)                                                         \
+    "pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(" payload "::pg_catalog.text, 'UTF8')), 'hex')"
+#define PO_KEY_IS(alias, e, h) \
+    " " alias ".\"eventId\"" PO_EQ e " AND " alias ".\"handlerName\"" PO_EQ h " "
 
 const StatementSpec& spec(Statement statement) {
     static const std::array<StatementSpec, static_cast<size_t>(Statement::Count_)> specs{{
@@ -44,9 +46,7 @@ const StatementSpec& spec(Statement statement) {
          " UNION ALL"
          " SELECT false, o.\"payloadHash\" FROM %1$s.projection_offset o"
          " WHERE" PO_KEY_IS("o", "$1", "$2") "AND NOT EXISTS (SELECT FROM recorded)",
-         3,
-         {TEXTOID, TEXTOID, TEXTOID},
-         SPI_OK_SELECT},
+         3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimOneAt: a position at or below the handler's checkpoint is a
         // duplicate and stores nothing. One row: recorded, below the
         // checkpoint, position recorded, and for a pair not recorded now
@@ -72,21 +72,15 @@ const StatementSpec& spec(Statement statement) {
          " FROM (SELECT) AS one LEFT JOIN LATERAL ("
          "  SELECT true AS found, o.\"payloadHash\" AS hash FROM %1$s.projection_offset o"
          "  WHERE" PO_KEY_IS("o", "$1", "$2") "AND NOT EXISTS (SELECT FROM recorded)) AS stored ON true",
-         4,
-         {TEXTOID, TEXTOID, TEXTOID, INT8OID},
-         SPI_OK_SELECT},
+         4, {TEXTOID, TEXTOID, TEXTOID, INT8OID}, SPI_OK_SELECT},
         // StoredHash
         {"SELECT o.\"payloadHash\" FROM %1$s.projection_offset o"
          " WHERE" PO_KEY_IS("o", "$1", "$2"),
-         2,
-         {TEXTOID, TEXTOID},
-         SPI_OK_SELECT},
+         2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
         // StoredPosition
         {"SELECT true FROM %1$s.projection_offset_position p"
          " WHERE" PO_KEY_IS("p", "$1", "$2"),
-         2,
-         {TEXTOID, TEXTOID},
-         SPI_OK_SELECT},
+         2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimBatchIds: rows are inserted in a fixed (C collation) order so that
         // two batches sharing ids wait on each other in the same order and
         // cannot deadlock; the result keeps the order of first appearance.
@@ -102,9 +96,7 @@ const StatementSpec& spec(Statement statement) {
          " SELECT recorded.\"eventId\" FROM recorded"
          " JOIN input ON input.id" PO_EQ "recorded.\"eventId\""
          " ORDER BY input.ord",
-         2,
-         {TEXTARRAYOID, TEXTOID},
-         SPI_OK_SELECT},
+         2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimEvents: the batch form's claim, from the events array itself
         // (jsonb, $1), the way hand-written SQL would do it, so that no
         // per-event copy is held outside the executor. Each event's payload
@@ -123,59 +115,31 @@ const StatementSpec& spec(Statement statement) {
          "  SELECT u.id, u.hash, u.ord,"
          "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
          "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
-         "               " PO_PAYLOAD_HASH(
-             "(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash, e.ord"
-                                                            "        FROM "
-                                                            "pg_catalog.jsonb_array_elements($1) WITH "
-                                                            "ORDINALITY AS e(value, ord)) AS u"
-                                                            "  WINDOW w AS (PARTITION BY u.id ORDER BY "
-                                                            "u.ord)),"
-                                                            " firsts AS (SELECT n.id, n.hash FROM numbered n "
-                                                            "WHERE n.rn OPERATOR(pg_catalog.=) 1),"
-                                                            " stored AS ("
-                                                            "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" "
-                                                            "AS hash"
-                                                            "  FROM firsts JOIN %1$s.projection_offset o "
-                                                            "ON" PO_KEY_IS(
-                                                                "o", "firsts.id",
-                                                                "$2") "),"
-                                                                      " recorded AS ("
-                                                                      "  INSERT INTO %1$s.projection_offset "
-                                                                      "(\"eventId\", \"handlerName\", "
-                                                                      "\"payloadHash\")"
-                                                                      "  SELECT firsts.id, $2, firsts.hash "
-                                                                      "FROM firsts"
-                                                                      "  ORDER BY firsts.id COLLATE "
-                                                                      "pg_catalog.\"C\""
-                                                                      "  ON CONFLICT (\"eventId\", "
-                                                                      "\"handlerName\") DO NOTHING"
-                                                                      "  RETURNING \"eventId\")"
-                                                                      " SELECT n.ord, CASE WHEN n.rn "
-                                                                      "OPERATOR(pg_catalog.=) 1 THEN 1 ELSE "
-                                                                      "6 END, NULL::pg_catalog.int8,"
-                                                                      "  n.first_hash, n.hash"
-                                                                      " FROM recorded JOIN numbered n ON "
-                                                                      "n.id" PO_EQ "recorded.\"eventId\""
-                                                                      " WHERE n.rn OPERATOR(pg_catalog.=) 1 "
-                                                                      "OR n.hash OPERATOR(pg_catalog.<>) "
-                                                                      "n.first_hash"
-                                                                      " UNION ALL"
-                                                                      " SELECT n.ord, 4, NULL, s.hash, "
-                                                                      "n.hash FROM numbered n JOIN stored s "
-                                                                      "ON s.id" PO_EQ "n.id"
-                                                                      " WHERE s.hash OPERATOR(pg_catalog.<>) "
-                                                                      "n.hash"
-                                                                      " UNION ALL"
-                                                                      " SELECT NULL, 0, (SELECT "
-                                                                      "pg_catalog.count(*) FROM firsts), "
-                                                                      "NULL, NULL"
-                                                                      " UNION ALL"
-                                                                      " SELECT NULL, 5, (SELECT "
-                                                                      "pg_catalog.count(*) FROM stored), "
-                                                                      "NULL, NULL",
-         2,
-         {JSONBOID, TEXTOID},
-         SPI_OK_SELECT},
+         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash, e.ord"
+         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
+         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
+         " firsts AS (SELECT n.id, n.hash FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
+         " recorded AS ("
+         "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
+         "  SELECT firsts.id, $2, firsts.hash FROM firsts"
+         "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING \"eventId\")"
+         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
+         "  n.first_hash, n.hash"
+         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
+         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
+         " UNION ALL"
+         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
+         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
+         " UNION ALL"
+         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored), NULL, NULL",
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
         // ClaimEventsAt: the same for events with positions, which also skips
         // positions at or below the checkpoint and records the positions of
         // what it claims. Further rows: kind 2, a first occurrence skipped
@@ -185,93 +149,50 @@ const StatementSpec& spec(Statement statement) {
          "  SELECT u.id, u.hash, u.pos, u.ord,"
          "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
          "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
-         "               " PO_PAYLOAD_HASH(
-             "(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash,"
-                                                            "               (e.value "
-                                                            "OPERATOR(pg_catalog.->>) "
-                                                            "'position')::pg_catalog.numeric::pg_catalog."
-                                                            "int8 AS pos,"
-                                                            "               e.ord"
-                                                            "        FROM "
-                                                            "pg_catalog.jsonb_array_elements($1) WITH "
-                                                            "ORDINALITY AS e(value, ord)) AS u"
-                                                            "  WINDOW w AS (PARTITION BY u.id ORDER BY "
-                                                            "u.ord)),"
-                                                            " cp AS ("
-                                                            "  SELECT c.\"position\" FROM "
-                                                            "%1$s.projection_offset_checkpoint c"
-                                                            "  WHERE c.\"handlerName\"" PO_EQ "$2),"
-                                                            " firsts AS ("
-                                                            "  SELECT n.id, n.hash, n.pos, n.ord,"
-                                                            "         EXISTS (SELECT FROM cp WHERE "
-                                                            "cp.\"position\" OPERATOR(pg_catalog.>=) n.pos) "
-                                                            "AS below"
-                                                            "  FROM numbered n WHERE n.rn "
-                                                            "OPERATOR(pg_catalog.=) 1),"
-                                                            " stored AS ("
-                                                            "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" "
-                                                            "AS hash, firsts.below"
-                                                            "  FROM firsts JOIN %1$s.projection_offset o "
-                                                            "ON" PO_KEY_IS(
-                                                                "o", "firsts.id",
-                                                                "$2") "),"
-                                                                      " recorded AS ("
-                                                                      "  INSERT INTO %1$s.projection_offset "
-                                                                      "(\"eventId\", \"handlerName\", "
-                                                                      "\"payloadHash\")"
-                                                                      "  SELECT firsts.id, $2, firsts.hash "
-                                                                      "FROM firsts WHERE NOT firsts.below"
-                                                                      "  ORDER BY firsts.id COLLATE "
-                                                                      "pg_catalog.\"C\""
-                                                                      "  ON CONFLICT (\"eventId\", "
-                                                                      "\"handlerName\") DO NOTHING"
-                                                                      "  RETURNING \"eventId\"),"
-                                                                      " positioned AS ("
-                                                                      "  INSERT INTO "
-                                                                      "%1$s.projection_offset_position "
-                                                                      "(\"eventId\", \"handlerName\", "
-                                                                      "\"position\")"
-                                                                      "  SELECT recorded.\"eventId\", $2, "
-                                                                      "firsts.pos"
-                                                                      "  FROM recorded JOIN firsts ON "
-                                                                      "firsts.id" PO_EQ "recorded.\"eventId\""
-                                                                      "  WHERE firsts.pos IS NOT NULL"
-                                                                      "  ON CONFLICT (\"eventId\", "
-                                                                      "\"handlerName\") DO NOTHING"
-                                                                      "  RETURNING true)"
-                                                                      " SELECT n.ord, CASE WHEN n.rn "
-                                                                      "OPERATOR(pg_catalog.=) 1 THEN 1 ELSE "
-                                                                      "6 END, NULL::pg_catalog.int8,"
-                                                                      "  n.first_hash, n.hash"
-                                                                      " FROM recorded JOIN numbered n ON "
-                                                                      "n.id" PO_EQ "recorded.\"eventId\""
-                                                                      " WHERE n.rn OPERATOR(pg_catalog.=) 1 "
-                                                                      "OR n.hash OPERATOR(pg_catalog.<>) "
-                                                                      "n.first_hash"
-                                                                      " UNION ALL"
-                                                                      " SELECT n.ord, 4, NULL, s.hash, "
-                                                                      "n.hash FROM numbered n JOIN stored s "
-                                                                      "ON s.id" PO_EQ "n.id"
-                                                                      " WHERE s.hash OPERATOR(pg_catalog.<>) "
-                                                                      "n.hash"
-                                                                      " UNION ALL"
-                                                                      " SELECT firsts.ord, 2, NULL, NULL, "
-                                                                      "NULL FROM firsts WHERE firsts.below"
-                                                                      " UNION ALL"
-                                                                      " SELECT NULL, 0, (SELECT "
-                                                                      "pg_catalog.count(*) FROM firsts), "
-                                                                      "NULL, NULL"
-                                                                      " UNION ALL"
-                                                                      " SELECT NULL, 3, (SELECT "
-                                                                      "pg_catalog.count(*) FROM positioned), "
-                                                                      "NULL, NULL"
-                                                                      " UNION ALL"
-                                                                      " SELECT NULL, 5, (SELECT "
-                                                                      "pg_catalog.count(*) FROM stored WHERE "
-                                                                      "NOT stored.below), NULL, NULL",
-         2,
-         {JSONBOID, TEXTOID},
-         SPI_OK_SELECT},
+         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash,"
+         "               (e.value OPERATOR(pg_catalog.->>) 'position')::pg_catalog.numeric::pg_catalog.int8 AS pos,"
+         "               e.ord"
+         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
+         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
+         " cp AS ("
+         "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
+         "  WHERE c.\"handlerName\"" PO_EQ "$2),"
+         " firsts AS ("
+         "  SELECT n.id, n.hash, n.pos, n.ord,"
+         "         EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) n.pos) AS below"
+         "  FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash, firsts.below"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
+         " recorded AS ("
+         "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
+         "  SELECT firsts.id, $2, firsts.hash FROM firsts WHERE NOT firsts.below"
+         "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING \"eventId\"),"
+         " positioned AS ("
+         "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
+         "  SELECT recorded.\"eventId\", $2, firsts.pos"
+         "  FROM recorded JOIN firsts ON firsts.id" PO_EQ "recorded.\"eventId\""
+         "  WHERE firsts.pos IS NOT NULL"
+         "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
+         "  RETURNING true)"
+         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
+         "  n.first_hash, n.hash"
+         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
+         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
+         " UNION ALL"
+         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
+         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
+         " UNION ALL"
+         " SELECT firsts.ord, 2, NULL, NULL, NULL FROM firsts WHERE firsts.below"
+         " UNION ALL"
+         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 3, (SELECT pg_catalog.count(*) FROM positioned), NULL, NULL"
+         " UNION ALL"
+         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored WHERE NOT stored.below), NULL, NULL",
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
         // DivergentEvents: after the claim, when some id was neither
         // recorded nor found stored by it (a row a concurrent transaction
         // committed after the claim's snapshot), with a new snapshot that
@@ -279,22 +200,13 @@ const StatementSpec& spec(Statement statement) {
         // hash differs from the stored one.
         {"SELECT h.ord, h.stored, h.given FROM ("
          "  SELECT e.ord, o.\"payloadHash\" AS stored,"
-         "         " PO_PAYLOAD_HASH(
-             "(e.value OPERATOR(pg_catalog.->) 'payload')") " AS given"
-                                                            "  FROM pg_catalog.jsonb_array_elements($1) WITH "
-                                                            "ORDINALITY AS e(value, ord)"
-                                                            "  JOIN %1$s.projection_offset o"
-                                                            "   ON" PO_KEY_IS(
-                                                                "o",
-                                                                "(e.value OPERATOR(pg_catalog.->>) "
-                                                                "'event_id')",
-                                                                "$2") "  WHERE o.\"payloadHash\" IS NOT "
-                                                                      "NULL) AS h"
-                                                                      " WHERE h.stored "
-                                                                      "OPERATOR(pg_catalog.<>) h.given",
-         2,
-         {JSONBOID, TEXTOID},
-         SPI_OK_SELECT},
+         "         " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS given"
+         "  FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)"
+         "  JOIN %1$s.projection_offset o"
+         "   ON" PO_KEY_IS("o", "(e.value OPERATOR(pg_catalog.->>) 'event_id')", "$2")
+         "  WHERE o.\"payloadHash\" IS NOT NULL) AS h"
+         " WHERE h.stored OPERATOR(pg_catalog.<>) h.given",
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
         // MissingEvents: the same snapshot; rows (ordinal, NULL, NULL) for
         // the first occurrence of each id that is not stored at all.
         {"SELECT firsts.ord, NULL::pg_catalog.text, NULL::pg_catalog.text FROM ("
@@ -304,29 +216,20 @@ const StatementSpec& spec(Statement statement) {
          "  ORDER BY u.id, u.ord) AS firsts"
          " WHERE NOT EXISTS (SELECT FROM %1$s.projection_offset o"
          "                   WHERE" PO_KEY_IS("o", "firsts.id", "$2") ")",
-         2,
-         {JSONBOID, TEXTOID},
-         SPI_OK_SELECT},
+         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
         // MissingIds: the first id of an array (by position) that is not
         // stored for a handler, with its 1-based position.
         {"SELECT u.id, u.ord FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, ord)"
-         " WHERE NOT EXISTS (SELECT FROM %1$s.projection_offset o WHERE" PO_KEY_IS(
-             "o", "u.id", "$2") ")"
-                                " ORDER BY u.ord LIMIT 1",
-         2,
-         {TEXTARRAYOID, TEXTOID},
-         SPI_OK_SELECT},
+         " WHERE NOT EXISTS (SELECT FROM %1$s.projection_offset o WHERE" PO_KEY_IS("o", "u.id", "$2") ")"
+         " ORDER BY u.ord LIMIT 1",
+         2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
         // Release
         {"WITH gone AS ("
-         "  DELETE FROM %1$s.projection_offset o WHERE" PO_KEY_IS(
-             "o", "$1", "$2") "RETURNING 1),"
-                              " unpositioned AS ("
-                              "  DELETE FROM %1$s.projection_offset_position p WHERE" PO_KEY_IS(
-                                  "p", "$1", "$2") ")"
-                                                   " SELECT pg_catalog.count(*) FROM gone",
-         2,
-         {TEXTOID, TEXTOID},
-         SPI_OK_SELECT},
+         "  DELETE FROM %1$s.projection_offset o WHERE" PO_KEY_IS("o", "$1", "$2") "RETURNING 1),"
+         " unpositioned AS ("
+         "  DELETE FROM %1$s.projection_offset_position p WHERE" PO_KEY_IS("p", "$1", "$2") ")"
+         " SELECT pg_catalog.count(*) FROM gone",
+         2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
         // Reset: the checkpoint goes too, or a rebuild would skip old events.
         {"WITH gone AS ("
          "  DELETE FROM %1$s.projection_offset o WHERE o.\"handlerName\"" PO_EQ "$1 RETURNING 1),"
@@ -335,9 +238,7 @@ const StatementSpec& spec(Statement statement) {
          " uncheckpointed AS ("
          "  DELETE FROM %1$s.projection_offset_checkpoint c WHERE c.\"handlerName\"" PO_EQ "$1)"
          " SELECT pg_catalog.count(*) FROM gone",
-         1,
-         {TEXTOID},
-         SPI_OK_SELECT},
+         1, {TEXTOID}, SPI_OK_SELECT},
         // Prune: $2 is the cut-off as a local timestamp, the type of
         // "appliedAt", computed by the caller. Comparing the column with a
         // timestamptz would call a STABLE cast on it, which Citus refuses in
@@ -349,10 +250,8 @@ const StatementSpec& spec(Statement statement) {
          " unpositioned AS ("
          "  DELETE FROM %1$s.projection_offset_position p USING gone"
          "  WHERE" PO_KEY_IS("p", "gone.\"eventId\"", "$1") ")"
-                                                            " SELECT pg_catalog.count(*) FROM gone",
-         2,
-         {TEXTOID, TIMESTAMPOID},
-         SPI_OK_SELECT},
+         " SELECT pg_catalog.count(*) FROM gone",
+         2, {TEXTOID, TIMESTAMPOID}, SPI_OK_SELECT},
         // PruneToCheckpoint: offsets first, then positions, the order in
         // which Release, Reset and Prune lock rows, so that they cannot
         // deadlock with each other.
@@ -365,16 +264,12 @@ const StatementSpec& spec(Statement statement) {
          "  AND p.\"position\" OPERATOR(pg_catalog.<=) cp.\"position\"),"
          " gone AS ("
          "  DELETE FROM %1$s.projection_offset o USING doomed"
-         "  WHERE" PO_KEY_IS("o", "doomed.\"eventId\"",
-                             "$1") "RETURNING o.\"eventId\"),"
-                                   " unpositioned AS ("
-                                   "  DELETE FROM %1$s.projection_offset_position p USING doomed"
-                                   "  WHERE" PO_KEY_IS("p", "doomed.\"eventId\"",
-                                                       "$1") ")"
-                                                             " SELECT pg_catalog.count(*) FROM gone",
-         1,
-         {TEXTOID},
-         SPI_OK_SELECT},
+         "  WHERE" PO_KEY_IS("o", "doomed.\"eventId\"", "$1") "RETURNING o.\"eventId\"),"
+         " unpositioned AS ("
+         "  DELETE FROM %1$s.projection_offset_position p USING doomed"
+         "  WHERE" PO_KEY_IS("p", "doomed.\"eventId\"", "$1") ")"
+         " SELECT pg_catalog.count(*) FROM gone",
+         1, {TEXTOID}, SPI_OK_SELECT},
         // Checkpoint: it only moves forward. $3 is CURRENT_TIMESTAMP as the
         // column default stores it, computed by the caller: Citus runs only
         // IMMUTABLE functions in DO UPDATE SET.
@@ -384,9 +279,7 @@ const StatementSpec& spec(Statement statement) {
          " SET \"position\" = GREATEST(c.\"position\", EXCLUDED.\"position\"),"
          "     \"updatedAt\" = EXCLUDED.\"updatedAt\""
          " RETURNING c.\"position\"",
-         3,
-         {TEXTOID, INT8OID, TIMESTAMPOID},
-         SPI_OK_INSERT_RETURNING},
+         3, {TEXTOID, INT8OID, TIMESTAMPOID}, SPI_OK_INSERT_RETURNING},
     }};
     return specs[static_cast<size_t>(statement)];
 }
@@ -394,6 +287,7 @@ const StatementSpec& spec(Statement statement) {
 #undef PO_KEY_IS
 #undef PO_PAYLOAD_HASH
 #undef PO_EQ
+// clang-format on
 
 struct PlanCache {
     Oid nsp = InvalidOid;
