@@ -47,9 +47,9 @@ using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
 // Runs one statement with text parameters; throws the typed error on failure.
 Result exec(PGconn* conn, const char* sql, const std::vector<const char*>& params = {}) {
-    Result res(PQexecParams(conn, sql, static_cast<int>(params.size()), nullptr, params.data(),
-                            nullptr, nullptr, 0),
-               &PQclear);
+    Result res(
+        PQexecParams(conn, sql, static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0),
+        &PQclear);
     ExecStatusType status = PQresultStatus(res.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) raise_from(res.get(), conn);
     return res;
@@ -80,9 +80,9 @@ bool apply_event(PGconn* conn, const char* event_id, const char* handler, const 
 
 // The server-side apply: one statement claims and calls the projector.
 bool apply_on_server(PGconn* conn, const char* event_id, const char* handler, const char* payload_json) {
-    Result res = exec(conn,
-                      "SELECT apply_with_offset($1, $2, 'cpp_example.project_order(text,jsonb)', $3::jsonb)",
-                      {event_id, handler, payload_json});
+    Result res =
+        exec(conn, "SELECT apply_with_offset($1, $2, 'cpp_example.project_order(text,jsonb)', $3::jsonb)",
+             {event_id, handler, payload_json});
     return std::strcmp(PQgetvalue(res.get(), 0, 0), "t") == 0;
 }
 

@@ -6,12 +6,11 @@
 
 namespace po {
 
-std::string element(std::size_t position) {
-    return "element " + std::to_string(position) + " of events";
-}
+std::string element(std::size_t position) { return "element " + std::to_string(position) + " of events"; }
 
-Problem batch_divergence_problem(std::size_t position, std::string_view event_id, std::string_view handler_name,
-                                 std::string_view stored_hash, std::string_view given_hash) {
+Problem batch_divergence_problem(std::size_t position, std::string_view event_id,
+                                 std::string_view handler_name, std::string_view stored_hash,
+                                 std::string_view given_hash) {
     Problem problem = divergence_problem(event_id, handler_name, stored_hash, given_hash);
     problem.message = element(position) + ": " + problem.message;
     return problem;
@@ -35,8 +34,8 @@ std::optional<Problem> check_event_entry(std::size_t position, const EventEntry&
     }
     if (entry.position_kind != JsonKind::Missing && entry.position_kind != JsonKind::Null &&
         entry.position_kind != JsonKind::Number) {
-        return Problem{sqlstate::invalid_parameter_value,
-                       where + " has a \"position\" that is not a number", "", ""};
+        return Problem{sqlstate::invalid_parameter_value, where + " has a \"position\" that is not a number",
+                       "", ""};
     }
     auto problem = check_key_part("event_id", entry.id, kMaxEventIdBytes);
     if (problem) problem->message = where + ": " + problem->message;

@@ -32,8 +32,9 @@ std::string element(std::size_t position);
 std::optional<Problem> check_event_entry(std::size_t position, const EventEntry& entry);
 
 // PJ001 for the event at `position`, whose hash differs from the stored one.
-Problem batch_divergence_problem(std::size_t position, std::string_view event_id, std::string_view handler_name,
-                                 std::string_view stored_hash, std::string_view given_hash);
+Problem batch_divergence_problem(std::size_t position, std::string_view event_id,
+                                 std::string_view handler_name, std::string_view stored_hash,
+                                 std::string_view given_hash);
 
 // What the database reported about a batch, gathered row by row while the
 // claim and check statements run. Ordinals are 1-based positions in the
@@ -49,9 +50,9 @@ public:
     void has_position(std::uint64_t ordinal) noexcept { set(ordinal, kPositioned); }
 
     // Claim statement rows.
-    void recorded(std::uint64_t ordinal) noexcept;              // a first occurrence recorded now
+    void recorded(std::uint64_t ordinal) noexcept;  // a first occurrence recorded now
     void below_checkpoint(std::uint64_t ordinal) noexcept;
-    void distinct(std::uint64_t ids) noexcept;                   // once per claim
+    void distinct(std::uint64_t ids) noexcept;  // once per claim
     void positions(std::uint64_t recorded) noexcept { positions_recorded_ = recorded; }
     // How many distinct ids the claim found stored before it (above the
     // checkpoint), hashes compared.

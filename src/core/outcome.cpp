@@ -22,13 +22,12 @@ Problem write_skipped_problem(std::string_view what, std::string_view table) {
 
 Problem divergence_problem(std::string_view event_id, std::string_view handler_name,
                            std::string_view stored_hash, std::string_view given_hash) {
-    return Problem{
-        sqlstate::payload_hash_mismatch,
-        "event \"" + excerpt(event_id) + "\" was already applied by handler \"" +
-            excerpt(handler_name) + "\" with a different payload",
-        "Stored payload hash: " + excerpt(stored_hash, kMaxHashInMessage) +
-            ". Given payload hash: " + excerpt(given_hash, kMaxHashInMessage) + ".",
-        "An event id must identify one payload; give the changed event a new id."};
+    return Problem{sqlstate::payload_hash_mismatch,
+                   "event \"" + excerpt(event_id) + "\" was already applied by handler \"" +
+                       excerpt(handler_name) + "\" with a different payload",
+                   "Stored payload hash: " + excerpt(stored_hash, kMaxHashInMessage) +
+                       ". Given payload hash: " + excerpt(given_hash, kMaxHashInMessage) + ".",
+                   "An event id must identify one payload; give the changed event a new id."};
 }
 
 }  // namespace po

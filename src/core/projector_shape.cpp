@@ -5,9 +5,7 @@ namespace po {
 namespace {
 
 Problem not_a_function(const RoutineShape& shape, const char* what) {
-    return Problem{sqlstate::wrong_object_type,
-                   shape.display_name + " is " + what + ", not a function",
-                   "",
+    return Problem{sqlstate::wrong_object_type, shape.display_name + " is " + what + ", not a function", "",
                    "A projector is a plain function taking (jsonb) or (text, jsonb)."};
 }
 
@@ -21,9 +19,7 @@ std::variant<CallForm, Problem> classify_projector(const RoutineShape& shape, bo
         case RoutineKind::Function: break;
     }
     if (shape.returns_set) {
-        return Problem{sqlstate::wrong_object_type,
-                       "projector " + shape.display_name + " returns a set",
-                       "",
+        return Problem{sqlstate::wrong_object_type, "projector " + shape.display_name + " returns a set", "",
                        "A projector's result is ignored; declare it RETURNS void."};
     }
     const auto& a = shape.args;

@@ -34,8 +34,7 @@ std::optional<Problem> check_key_part(std::string_view arg_name, const SqlText& 
         return Problem{sqlstate::invalid_parameter_value, arg + " must not be empty", "", ""};
     }
     if (value->size() > max_bytes) {
-        return Problem{sqlstate::string_data_right_truncation,
-                       arg + " is too long",
+        return Problem{sqlstate::string_data_right_truncation, arg + " is too long",
                        "The value is " + std::to_string(value->size()) + " bytes; the limit is " +
                            std::to_string(max_bytes) + " bytes.",
                        "Use a shorter identifier, for example a hash of the long one."};

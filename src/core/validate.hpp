@@ -19,8 +19,7 @@ inline constexpr std::size_t kMaxHandlerNameBytes = 256;
 using SqlText = std::optional<std::string_view>;
 
 // arg_name names the SQL argument in the message ("event_id").
-std::optional<Problem> check_key_part(std::string_view arg_name, const SqlText& value,
-                                      std::size_t max_bytes);
+std::optional<Problem> check_key_part(std::string_view arg_name, const SqlText& value, std::size_t max_bytes);
 
 inline std::optional<Problem> check_event_id(std::string_view arg_name, const SqlText& value) {
     return check_key_part(arg_name, value, kMaxEventIdBytes);

@@ -16,11 +16,8 @@ void on_xact(XactEvent event, void*) {
         case XACT_EVENT_PARALLEL_COMMIT:
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
-        case XACT_EVENT_PREPARE:
-            registry.clear();
-            break;
-        default:
-            break;
+        case XACT_EVENT_PREPARE: registry.clear(); break;
+        default: break;
     }
 }
 

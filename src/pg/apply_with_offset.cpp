@@ -33,8 +33,12 @@ Datum apply_with_offset(FunctionCallInfo fcinfo, ProjectorGiven given) {
     return BoolGetDatum(true);
 }
 
-Datum apply_with_offset_oid(FunctionCallInfo fcinfo) { return apply_with_offset(fcinfo, ProjectorGiven::Oid); }
-Datum apply_with_offset_text(FunctionCallInfo fcinfo) { return apply_with_offset(fcinfo, ProjectorGiven::Text); }
+Datum apply_with_offset_oid(FunctionCallInfo fcinfo) {
+    return apply_with_offset(fcinfo, ProjectorGiven::Oid);
+}
+Datum apply_with_offset_text(FunctionCallInfo fcinfo) {
+    return apply_with_offset(fcinfo, ProjectorGiven::Text);
+}
 
 }  // namespace
 

@@ -84,22 +84,23 @@ Checked check_element(Jsonb* events, uint32 i) {
             if (numeric_is_nan(n) || numeric_is_inf(n)) return false;
             Datum truncated = DirectFunctionCall2(numeric_trunc, d, Int32GetDatum(0));
             return DatumGetBool(DirectFunctionCall2(numeric_eq, d, truncated)) &&
-                   DatumGetBool(DirectFunctionCall2(numeric_ge, d, NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) &&
-                   DatumGetBool(DirectFunctionCall2(numeric_le, d, NumericGetDatum(int64_to_numeric(PG_INT64_MAX))));
+                   DatumGetBool(
+                       DirectFunctionCall2(numeric_ge, d, NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) &&
+                   DatumGetBool(
+                       DirectFunctionCall2(numeric_le, d, NumericGetDatum(int64_to_numeric(PG_INT64_MAX))));
         });
         if (!integral) {
             raise(Problem{sqlstate::invalid_parameter_value,
                           element(i + 1) + " has a \"position\" that is not a bigint",
-                          "A position is an integer between -9223372036854775808 and 9223372036854775807.", ""});
+                          "A position is an integer between -9223372036854775808 and 9223372036854775807.",
+                          ""});
         }
     }
     return Checked{raw.has_payload, entry.position_kind == JsonKind::Number};
 }
 
 // The event id of element i (0-based), copied, for a message.
-std::string id_at(Jsonb* events, uint32 i) {
-    return std::string(id_of(element_at(events, i)));
-}
+std::string id_at(Jsonb* events, uint32 i) { return std::string(id_of(element_at(events, i))); }
 
 Jsonb* events_arg(FunctionCallInfo fcinfo, int n) {
     if (PG_ARGISNULL(n)) {
@@ -107,8 +108,8 @@ Jsonb* events_arg(FunctionCallInfo fcinfo, int n) {
     }
     Jsonb* events = pg_call([&]() noexcept { return PG_GETARG_JSONB_P(n); });
     if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events)) {
-        raise(Problem{sqlstate::invalid_parameter_value, "events must be a JSON array",
-                      "", "Pass [{\"event_id\": \"...\", \"payload\": {...}}, ...]."});
+        raise(Problem{sqlstate::invalid_parameter_value, "events must be a JSON array", "",
+                      "Pass [{\"event_id\": \"...\", \"payload\": {...}}, ...]."});
     }
     return events;
 }
@@ -123,8 +124,12 @@ public:
                                            ALLOCSET_DEFAULT_SIZES);
           })) {}
     MemoryContext get() const { return cxt_; }
-    void reset() { pg_call([this]() noexcept { MemoryContextReset(cxt_); }); }
-    void drop() { pg_call([this]() noexcept { MemoryContextDelete(cxt_); }); }
+    void reset() {
+        pg_call([this]() noexcept { MemoryContextReset(cxt_); });
+    }
+    void drop() {
+        pg_call([this]() noexcept { MemoryContextDelete(cxt_); });
+    }
 
 private:
     MemoryContext cxt_;
@@ -265,7 +270,9 @@ size_t payload_size(const Element& e, MemoryContext element_cxt) {
     if (e.payload.type == jbvBinary) return VARHDRSZ + static_cast<size_t>(e.payload.val.binary.len);
     // A scalar payload is converted to know its size.
     InContext in(element_cxt);
-    return pg_call([&]() noexcept { return static_cast<size_t>(VARSIZE(JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload)))); });
+    return pg_call([&]() noexcept {
+        return static_cast<size_t>(VARSIZE(JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload))));
+    });
 }
 
 // Calls a set projector once with the ids and payloads of the events
@@ -307,9 +314,8 @@ void apply_as_set(const Projector& resolved, std::string_view handler, Jsonb* ev
                 SET_VARSIZE(payload, VARHDRSZ + length);
                 memcpy(VARDATA(payload), e.payload.val.binary.data, length);
             } else {
-                payloads.append(reinterpret_cast<varlena*>(pg_call([&]() noexcept {
-                    return JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload));
-                })));
+                payloads.append(reinterpret_cast<varlena*>(pg_call(
+                    [&]() noexcept { return JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload)); })));
             }
         }
         element_cxt.reset();
@@ -338,9 +344,11 @@ void apply_each(const Projector& resolved, const TextArg& handler, Jsonb* events
                 Datum payload;
             };
             const Args args = pg_call([&]() noexcept {
-                Datum id = PointerGetDatum(cstring_to_text_with_len(e.id.val.string.val, e.id.val.string.len));
-                Datum payload = e.has_payload ? JsonbPGetDatum(JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload)))
-                                              : Datum(0);
+                Datum id =
+                    PointerGetDatum(cstring_to_text_with_len(e.id.val.string.val, e.id.val.string.len));
+                Datum payload = e.has_payload
+                                    ? JsonbPGetDatum(JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload)))
+                                    : Datum(0);
                 return Args{id, payload};
             });
             TextArg id{args.id, text_view(reinterpret_cast<text*>(DatumGetPointer(args.id)))};
@@ -389,15 +397,18 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     const Datum values[2] = {PointerGetDatum(events), handler.datum};
     DivergenceHashes hashes(CurrentMemoryContext);
     ClaimSink claim(outcome, hashes);
-    spi.execute_into(any_position ? Statement::ClaimEventsAt : Statement::ClaimEvents, values, nullptr, 5, claim);
+    spi.execute_into(any_position ? Statement::ClaimEventsAt : Statement::ClaimEvents, values, nullptr, 5,
+                     claim);
     if (!outcome.consistent()) {
-        raise(Problem{"XX000", "unexpected result of the batch claim of handler \"" + excerpt(*handler.view) + "\"",
+        raise(Problem{"XX000",
+                      "unexpected result of the batch claim of handler \"" + excerpt(*handler.view) + "\"",
                       "", ""});
     }
     const std::string handler_words = "handler \"" + excerpt(*handler.view) + "\"";
     if (any_position && outcome.positions_recorded() < outcome.positions_expected() &&
         has_before_insert_trigger(nsp, "projection_offset_position")) {
-        raise(write_skipped_problem("position of an event for " + handler_words, "projection_offset_position"));
+        raise(
+            write_skipped_problem("position of an event for " + handler_words, "projection_offset_position"));
     }
 
     // The claim compared the hashes of re-deliveries and repeats with the
@@ -411,8 +422,8 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     }
     if (auto position = outcome.first_divergent()) {
         counters::add(*handler.view, {0, 0, 1});
-        raise(batch_divergence_problem(*position, id_at(events, static_cast<uint32>(*position - 1)), *handler.view,
-                                       hashes.stored(), hashes.given()));
+        raise(batch_divergence_problem(*position, id_at(events, static_cast<uint32>(*position - 1)),
+                                       *handler.view, hashes.stored(), hashes.given()));
     }
     // An INSERT ... ON CONFLICT DO NOTHING records nothing only for a
     // conflict, unless a BEFORE trigger skipped the row: then every id must

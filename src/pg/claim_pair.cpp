@@ -109,8 +109,8 @@ bool classify(SpiConnection& spi, Oid nsp, const ClaimRequest& request) {
 
 bool claim_pair(SpiConnection& spi, Oid nsp, const ClaimRequest& request) {
     const bool recorded = classify(spi, nsp, request);
-    counters::add(*request.key.handler_name.view, recorded ? counters::Delta{1, 0, 0}
-                                                           : counters::Delta{0, 1, 0});
+    counters::add(*request.key.handler_name.view,
+                  recorded ? counters::Delta{1, 0, 0} : counters::Delta{0, 1, 0});
     return recorded;
 }
 

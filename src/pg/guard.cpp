@@ -4,9 +4,7 @@ namespace po::pg {
 
 namespace {
 
-int sqlstate_code(const std::string& s) {
-    return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
-}
+int sqlstate_code(const std::string& s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
 
 }  // namespace
 
@@ -42,9 +40,7 @@ Caught copy_current_error() noexcept {
     ErrorData* volatile edata = nullptr;
     MemoryContext cxt = CurrentMemoryContext;
     PG_TRY();
-    {
-        edata = CopyErrorData();
-    }
+    { edata = CopyErrorData(); }
     PG_CATCH();
     {
         MemoryContextSwitchTo(cxt);
@@ -65,9 +61,7 @@ Caught try_backend(void (*body)(void*), void* arg) noexcept {
     MemoryContext copy_cxt = CurrentMemoryContext;
     volatile Caught caught{};
     PG_TRY();
-    {
-        body(arg);
-    }
+    { body(arg); }
     PG_CATCH();
     {
         MemoryContextSwitchTo(copy_cxt);

@@ -73,8 +73,7 @@ auto pg_call(Fn&& fn) -> decltype(fn()) {
         if (caught.edata || caught.copy_failed) detail::throw_caught(caught);
         if (call.exception) std::rethrow_exception(call.exception);
     } else {
-        static_assert(std::is_trivially_copyable_v<Result>,
-                      "pg_call results must be trivially copyable");
+        static_assert(std::is_trivially_copyable_v<Result>, "pg_call results must be trivially copyable");
         struct Call {
             Body* fn;
             std::exception_ptr exception;
@@ -159,10 +158,10 @@ Datum entry_point(Body&& body) {
 
 // Declares the SQL-callable C function `symbol` whose body is impl(fcinfo),
 // run behind entry_point.
-#define PO_SQL_FUNCTION(symbol, impl)                                          \
-    extern "C" {                                                               \
-    PG_FUNCTION_INFO_V1(symbol);                                               \
-    }                                                                          \
-    extern "C" Datum symbol(PG_FUNCTION_ARGS) {                                \
-        return po::pg::entry_point([&] { return impl(fcinfo); });             \
+#define PO_SQL_FUNCTION(symbol, impl)                             \
+    extern "C" {                                                  \
+    PG_FUNCTION_INFO_V1(symbol);                                  \
+    }                                                             \
+    extern "C" Datum symbol(PG_FUNCTION_ARGS) {                   \
+        return po::pg::entry_point([&] { return impl(fcinfo); }); \
     }

@@ -40,7 +40,8 @@ int64_t run_for_handler(FunctionCallInfo fcinfo, Statement statement, const char
 }
 
 Datum local_timestamp(TimestampTz t) {
-    return pg_call([&]() noexcept { return DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(t)); });
+    return pg_call(
+        [&]() noexcept { return DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(t)); });
 }
 
 }  // namespace po::pg

@@ -14,15 +14,14 @@ namespace {
 // anywhere in the array records nothing. Returns the number of distinct ids.
 uint64_t check_event_ids(ArrayType* ids) {
     if (ARR_NDIM(ids) > 1) {
-        raise(Problem{sqlstate::invalid_parameter_value,
-                      "event_ids must be a one-dimensional array", "", ""});
+        raise(
+            Problem{sqlstate::invalid_parameter_value, "event_ids must be a one-dimensional array", "", ""});
     }
     Datum* elems = nullptr;
     bool* nulls = nullptr;
     int count = 0;
-    pg_call([&]() noexcept {
-        deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
-    });
+    pg_call(
+        [&]() noexcept { deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
     std::unordered_set<std::string_view> distinct;
     for (int i = 0; i < count; ++i) {
         check_for_interrupts();

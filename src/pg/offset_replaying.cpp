@@ -23,10 +23,10 @@ Datum offset_replaying(FunctionCallInfo) { return BoolGetDatum(replaying); }
 }  // namespace
 
 void define_replaying_setting() {
-    DefineCustomBoolVariable("projection_offset.replaying",
-                             "Marks the session as rebuilding or replaying projections.",
-                             "Projectors and triggers read it with offset_replaying() to suppress side effects.",
-                             &replaying, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "projection_offset.replaying", "Marks the session as rebuilding or replaying projections.",
+        "Projectors and triggers read it with offset_replaying() to suppress side effects.", &replaying,
+        false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 }  // namespace po::pg

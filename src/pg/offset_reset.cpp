@@ -5,9 +5,7 @@ namespace po::pg {
 
 namespace {
 
-Datum offset_reset(FunctionCallInfo fcinfo) {
-    return int64_datum(run_for_handler(fcinfo, Statement::Reset));
-}
+Datum offset_reset(FunctionCallInfo fcinfo) { return int64_datum(run_for_handler(fcinfo, Statement::Reset)); }
 
 }  // namespace
 

@@ -9,7 +9,6 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
-
 }
 
 namespace po::pg::counters {
@@ -17,8 +16,8 @@ namespace po::pg::counters {
 namespace {
 
 // The database and the zero-padded handler name; the empty name collects
-// the handlers of a database that arrive once the table is full. Entries are never removed (a reset zeroes them),
-// so a backend may keep a pointer to the entry it used last.
+// the handlers of a database that arrive once the table is full. Entries are never removed (a reset zeroes
+// them), so a backend may keep a pointer to the entry it used last.
 struct Key {
     Oid database;
     char name[kMaxHandlerNameBytes + 1];
@@ -50,8 +49,7 @@ Entry* last_entry = nullptr;
 
 void request_shmem() {
     if (prev_request_hook) prev_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(Header)) +
-                           hash_estimate_size(max_handlers + 1, sizeof(Entry)));
+    RequestAddinShmemSpace(MAXALIGN(sizeof(Header)) + hash_estimate_size(max_handlers + 1, sizeof(Entry)));
     RequestNamedLWLockTranche("projection_offset", 1);
 }
 
@@ -67,8 +65,8 @@ void startup_shmem() {
     memset(&info, 0, sizeof info);
     info.keysize = sizeof(Key);
     info.entrysize = sizeof(Entry);
-    table = ShmemInitHash("projection_offset counters by handler", max_handlers + 1,
-                          max_handlers + 1, &info, HASH_ELEM | HASH_BLOBS);
+    table = ShmemInitHash("projection_offset counters by handler", max_handlers + 1, max_handlers + 1, &info,
+                          HASH_ELEM | HASH_BLOBS);
     LWLockRelease(AddinShmemInitLock);
 }
 
@@ -171,8 +169,7 @@ void install_hooks() {
     DefineCustomIntVariable("projection_offset.max_handlers",
                             "Number of handlers whose counters are kept in shared memory.",
                             "Handlers beyond it are counted together under a NULL handler name.",
-                            &max_handlers, 1024, 16, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr,
-                            nullptr);
+                            &max_handlers, 1024, 16, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     prev_request_hook = shmem_request_hook;
     shmem_request_hook = request_shmem;
     prev_startup_hook = shmem_startup_hook;

@@ -93,8 +93,8 @@ void describe(Oid oid, Projector& out, bool batch) {
         // A function dropped since it was last resolved (during a batch, say)
         // is named as it was.
         if (out.oid == oid && !out.name.empty()) {
-            raise(Problem{sqlstate::undefined_function, "projector function " + out.name + " does not exist", "",
-                          ""});
+            raise(Problem{sqlstate::undefined_function, "projector function " + out.name + " does not exist",
+                          "", ""});
         }
         raise(Problem{sqlstate::undefined_function,
                       "projector function with OID " + std::to_string(oid) + " does not exist", "", ""});
@@ -308,8 +308,7 @@ void invoke(const Projector& projector, const ErrorContextArgs& context, int nar
 
 }  // namespace
 
-void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,
-                    bool payload_isnull) {
+void call_projector(const Projector& projector, const OffsetKey& key, Datum payload, bool payload_isnull) {
     const std::string handler = excerpt(*key.handler_name.view);
     const std::string what = "event \"" + excerpt(*key.event_id.view) + "\"";
     if (projector.form == CallForm::EventAndPayload) {

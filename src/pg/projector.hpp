@@ -64,8 +64,7 @@ void check_strict_payload(const Projector& projector, bool payload_isnull, const
 
 // Calls the projector; an error it raises gets a context line naming the
 // handler and the event.
-void call_projector(const Projector& projector, const OffsetKey& key, Datum payload,
-                    bool payload_isnull);
+void call_projector(const Projector& projector, const OffsetKey& key, Datum payload, bool payload_isnull);
 
 // Calls a set projector once with the ids (text[]) and payloads (jsonb[])
 // of the events applied now; an error gets a context line naming the

@@ -16,6 +16,8 @@ struct StatementSpec {
     int expected;  // SPI_OK_* code
 };
 
+// The statements and their macros keep the layout of the SQL they hold.
+// clang-format off
 // Every operator and function is schema-qualified: the caller's search_path
 // may hold look-alikes, and plancache re-analyses a kept plan under the
 // search_path current at each execution. Keys are compared only through the
@@ -285,6 +287,7 @@ const StatementSpec& spec(Statement statement) {
 #undef PO_KEY_IS
 #undef PO_PAYLOAD_HASH
 #undef PO_EQ
+// clang-format on
 
 struct PlanCache {
     Oid nsp = InvalidOid;
@@ -353,8 +356,7 @@ SPIPlanPtr prepared(Statement statement, Oid nsp) {
     char* sql = pg_call([&]() noexcept { return psprintf(s.sql, schema); });
     slot = pg_call([&]() noexcept {
         SPIPlanPtr plan = SPI_prepare(sql, s.nargs, const_cast<Oid*>(s.argtypes.data()));
-        if (plan == nullptr)
-            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
         SPI_keepplan(plan);
         return plan;
     });
@@ -409,8 +411,7 @@ SpiConnection::SpiConnection(Oid nsp) : nsp_(nsp) {
     });
 }
 
-uint64_t SpiConnection::execute(Statement statement, const Datum* values, const char* nulls,
-                                long limit) {
+uint64_t SpiConnection::execute(Statement statement, const Datum* values, const char* nulls, long limit) {
     SPIPlanPtr plan = prepared(statement, nsp_);
     const int expected = spec(statement).expected;
     last_ = statement;
@@ -453,8 +454,8 @@ void sink_nothing(DestReceiver*) {}
 
 }  // namespace
 
-uint64_t SpiConnection::execute_into(Statement statement, const Datum* values, const char* nulls,
-                                     int columns, RowSink& sink) {
+uint64_t SpiConnection::execute_into(Statement statement, const Datum* values, const char* nulls, int columns,
+                                     RowSink& sink) {
     SPIPlanPtr plan = prepared(statement, nsp_);
     const StatementSpec& s = spec(statement);
     last_ = statement;

@@ -191,9 +191,8 @@ bool sql_body_eligible(HeapTuple proc_tuple) noexcept {
     return false;
 #else
     auto* proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc_tuple));
-    if (proc->prolang != SQLlanguageId || proc->prosecdef || proc->proretset ||
-        proc->prorettype != VOIDOID || proc->provolatile != PROVOLATILE_VOLATILE ||
-        proc->prokind != PROKIND_FUNCTION)
+    if (proc->prolang != SQLlanguageId || proc->prosecdef || proc->proretset || proc->prorettype != VOIDOID ||
+        proc->provolatile != PROVOLATILE_VOLATILE || proc->prokind != PROKIND_FUNCTION)
         return false;
     for (int i = 0; i < proc->pronargs; ++i) {
         if (IsPolymorphicType(proc->proargtypes.values[i])) return false;
@@ -219,8 +218,8 @@ SqlBody* sql_body_ready(SqlBody** slot, Oid oid, Oid collation) noexcept {
         *slot = nullptr;
     }
     if (!*slot) {
-        MemoryContext cxt =
-            AllocSetContextCreate(CacheMemoryContext, "projection_offset SQL projector", ALLOCSET_SMALL_SIZES);
+        MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "projection_offset SQL projector",
+                                                  ALLOCSET_SMALL_SIZES);
         auto* body = static_cast<SqlBody*>(MemoryContextAllocZero(cxt, sizeof(SqlBody)));
         body->cxt = cxt;
         *slot = body;

@@ -29,8 +29,7 @@ void fuzz_entry(FuzzedDataProvider& in) {
     const auto problem = check_event_entry(position, entry);
     const std::string where = "element " + std::to_string(position) + " of events";
     const bool position_ok = entry.position_kind == JsonKind::Missing ||
-                             entry.position_kind == JsonKind::Null ||
-                             entry.position_kind == JsonKind::Number;
+                             entry.position_kind == JsonKind::Null || entry.position_kind == JsonKind::Number;
     if (!entry.is_object || entry.id_kind != JsonKind::String || !position_ok) {
         FUZZ_CHECK(problem);
         if (!entry.is_object || entry.id_kind != JsonKind::Null) {
@@ -58,7 +57,8 @@ void fuzz_outcome(FuzzedDataProvider& in) {
     // against a model of what BatchOutcome must conclude.
     const std::size_t events = in.ConsumeIntegralInRange<std::size_t>(0, 64);
     BatchOutcome outcome(events);
-    std::vector<int> recorded(events + 2, 0), below(events + 2, 0), missing(events + 2, 0), positioned(events + 2, 0);
+    std::vector<int> recorded(events + 2, 0), below(events + 2, 0), missing(events + 2, 0),
+        positioned(events + 2, 0);
     std::uint64_t distinct = 0, found = 0;
     bool bad = false;
     int summaries = 0;
@@ -69,19 +69,31 @@ void fuzz_outcome(FuzzedDataProvider& in) {
         switch (in.ConsumeIntegralInRange<int>(0, 7)) {
             case 0:
                 outcome.has_position(ordinal);
-                if (in_range(ordinal)) positioned[ordinal] = 1; else bad = true;
+                if (in_range(ordinal))
+                    positioned[ordinal] = 1;
+                else
+                    bad = true;
                 break;
             case 1:
                 outcome.recorded(ordinal);
-                if (!in_range(ordinal) || recorded[ordinal]) bad = true; else recorded[ordinal] = 1;
+                if (!in_range(ordinal) || recorded[ordinal])
+                    bad = true;
+                else
+                    recorded[ordinal] = 1;
                 break;
             case 2:
                 outcome.below_checkpoint(ordinal);
-                if (in_range(ordinal)) below[ordinal] = 1; else bad = true;
+                if (in_range(ordinal))
+                    below[ordinal] = 1;
+                else
+                    bad = true;
                 break;
             case 3:
                 outcome.missing(ordinal);
-                if (in_range(ordinal)) missing[ordinal] = 1; else bad = true;
+                if (in_range(ordinal))
+                    missing[ordinal] = 1;
+                else
+                    bad = true;
                 break;
             case 4: {
                 const bool earliest = outcome.divergent(ordinal);

@@ -24,10 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto verdict = classify_projector(shape, batch);
     const bool plain = shape.kind == RoutineKind::Function && !shape.returns_set;
     const bool payload_only = shape.args.size() == 1 && shape.args[0] == ArgType::Jsonb;
-    const bool event_and_payload = shape.args.size() == 2 && shape.args[0] == ArgType::Text &&
-                                   shape.args[1] == ArgType::Jsonb;
-    const bool set_projector = shape.args.size() == 2 && shape.args[0] == ArgType::TextArray &&
-                               shape.args[1] == ArgType::JsonbArray;
+    const bool event_and_payload =
+        shape.args.size() == 2 && shape.args[0] == ArgType::Text && shape.args[1] == ArgType::Jsonb;
+    const bool set_projector =
+        shape.args.size() == 2 && shape.args[0] == ArgType::TextArray && shape.args[1] == ArgType::JsonbArray;
 
     if (const auto* form = std::get_if<CallForm>(&verdict)) {
         FUZZ_CHECK(plain);

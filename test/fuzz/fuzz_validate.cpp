@@ -11,8 +11,8 @@ using namespace po;
 
 namespace {
 
-void check_verdict(const std::optional<Problem>& problem, const SqlText& value,
-                   std::size_t limit, std::string_view arg_name) {
+void check_verdict(const std::optional<Problem>& problem, const SqlText& value, std::size_t limit,
+                   std::string_view arg_name) {
     if (!value) {
         FUZZ_CHECK(problem && problem->sqlstate == "22004");
     } else if (value->empty()) {
@@ -21,8 +21,7 @@ void check_verdict(const std::optional<Problem>& problem, const SqlText& value,
         FUZZ_CHECK(problem && problem->sqlstate == "22001");
         // The detail gives the sizes, never the (possibly huge) value itself.
         FUZZ_CHECK(problem->detail == "The value is " + std::to_string(value->size()) +
-                                          " bytes; the limit is " + std::to_string(limit) +
-                                          " bytes.");
+                                          " bytes; the limit is " + std::to_string(limit) + " bytes.");
     } else {
         FUZZ_CHECK(!problem);
         return;

@@ -102,28 +102,42 @@ Options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(("missing value for " + a).c_str());
             return argv[++i];
         };
-        if (a == "--clients") o.clients = std::stoi(value());
-        else if (a == "--events") o.events = std::stol(value());
-        else if (a == "--deliveries") o.deliveries = std::stoi(value());
-        else if (a == "--spread") o.spread = std::stol(value());
-        else if (a == "--seed") { o.seed = std::stoull(value()); o.seed_given = true; }
-        else if (a == "--isolation") {
+        if (a == "--clients")
+            o.clients = std::stoi(value());
+        else if (a == "--events")
+            o.events = std::stol(value());
+        else if (a == "--deliveries")
+            o.deliveries = std::stoi(value());
+        else if (a == "--spread")
+            o.spread = std::stol(value());
+        else if (a == "--seed") {
+            o.seed = std::stoull(value());
+            o.seed_given = true;
+        } else if (a == "--isolation") {
             std::string v = value();
-            if (v == "rc") o.isolation = "read committed";
-            else if (v == "rr") o.isolation = "repeatable read";
-            else if (v == "sr") o.isolation = "serializable";
-            else usage("--isolation takes rc, rr or sr");
-        }
-        else if (a == "--crashes") o.crashes = std::stoi(value());
-        else if (a == "--crash-cmd") o.crash_cmd = value();
-        else if (a == "--restart-cmd") o.restart_cmd = value();
-        else usage(("unknown option " + a).c_str());
+            if (v == "rc")
+                o.isolation = "read committed";
+            else if (v == "rr")
+                o.isolation = "repeatable read";
+            else if (v == "sr")
+                o.isolation = "serializable";
+            else
+                usage("--isolation takes rc, rr or sr");
+        } else if (a == "--crashes")
+            o.crashes = std::stoi(value());
+        else if (a == "--crash-cmd")
+            o.crash_cmd = value();
+        else if (a == "--restart-cmd")
+            o.restart_cmd = value();
+        else
+            usage(("unknown option " + a).c_str());
     }
     if (o.clients < 1 || o.events < 1 || o.deliveries < 1) usage("sizes must be positive");
     if (o.crashes > 0 && (o.crash_cmd.empty() || o.restart_cmd.empty()))
         usage("--crashes needs --crash-cmd and --restart-cmd");
     if (o.spread < 0) o.spread = 8L * o.clients;
-    if (!o.seed_given) o.seed = std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
+    if (!o.seed_given)
+        o.seed = std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
     return o;
 }
 
@@ -167,7 +181,7 @@ struct Stats {
     std::mutex m;
     std::map<std::pair<std::string, bool>, long> errors;  // (label, expected) -> count
     long notices = 0;                                     // server warnings, e.g. at shutdown
-    std::vector<std::string> samples;    // first messages of unexpected errors
+    std::vector<std::string> samples;                     // first messages of unexpected errors
     long recorded = 0, redelivered = 0, retries = 0, in_doubt = 0, reconnects = 0, gave_up = 0;
     long by_api[3] = {0, 0, 0};
 };
@@ -220,7 +234,7 @@ struct Failure {
 };
 
 class Client {
-  public:
+public:
     explicit Client(Shared& sh, int id) : sh_(sh), id_(id) {}
     ~Client() {
         if (conn_) PQfinish(conn_);
@@ -287,7 +301,8 @@ class Client {
                 check(commit.get(), PGRES_COMMAND_OK);
                 // A COMMIT of an aborted transaction reports ROLLBACK.
                 if (std::strcmp(PQcmdStatus(commit.get()), "COMMIT") != 0)
-                    throw Failure{"XX000", "COMMIT answered " + std::string(PQcmdStatus(commit.get())), false};
+                    throw Failure{"XX000", "COMMIT answered " + std::string(PQcmdStatus(commit.get())),
+                                  false};
                 return recorded;
             }
         }
@@ -314,7 +329,7 @@ class Client {
         sh->stats.notices++;
     }
 
-  private:
+private:
     bool setup() {
         std::string set = "SET default_transaction_isolation = '" + sh_.opt.isolation +
                           "'; SET application_name = 'po_stress'";
@@ -322,10 +337,12 @@ class Client {
         if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return false;
         const char* stmts[4][2] = {
             {"apply", "SELECT apply_with_offset($1, $2, $3::regprocedure, $4::jsonb)"},
-            {"claim", "SELECT offset_claim($1, $2, encode(sha256(convert_to($3::jsonb::text, 'UTF8')), 'hex'))"},
+            {"claim",
+             "SELECT offset_claim($1, $2, encode(sha256(convert_to($3::jsonb::text, 'UTF8')), 'hex'))"},
             {"batch", "SELECT id FROM offset_claim_batch(ARRAY[$1], $2) AS id"},
-            {"mutate", "UPDATE stress_applied SET times = times + 1, total = total + $3::bigint"
-                       " WHERE handler = $1 AND event_id = $2"},
+            {"mutate",
+             "UPDATE stress_applied SET times = times + 1, total = total + $3::bigint"
+             " WHERE handler = $1 AND event_id = $2"},
         };
         for (auto& s : stmts) {
             ResultPtr p(PQprepare(conn_, s[0], s[1], 0, nullptr), &PQclear);
@@ -350,14 +367,14 @@ class Client {
         f.state = state ? state : "";
         f.message = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
         if (f.message.empty()) f.message = PQerrorMessage(conn_);
-        while (!f.message.empty() && (f.message.back() == '\n' || f.message.back() == ' ')) f.message.pop_back();
+        while (!f.message.empty() && (f.message.back() == '\n' || f.message.back() == ' '))
+            f.message.pop_back();
         f.connection_lost = PQstatus(conn_) != CONNECTION_OK;
         throw f;
     }
 
     static bool single_bool(PGresult* r) {
-        if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-            throw Failure{"XX000", "expected one boolean", false};
+        if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) throw Failure{"XX000", "expected one boolean", false};
         return PQgetvalue(r, 0, 0)[0] == 't';
     }
 
@@ -386,21 +403,26 @@ Invariant check_invariant(Shared& sh) {
     // One snapshot for both queries.
     PQclear(PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ"));
     PGresult* r = PQexec(c,
-        "SELECT offsets_without_mutation, mutations_without_offset, applied_more_than_once,"
-        " offsets, mutated, pairs FROM stress_invariant");
+                         "SELECT offsets_without_mutation, mutations_without_offset, applied_more_than_once,"
+                         " offsets, mutated, pairs FROM stress_invariant");
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         inv.error = PQerrorMessage(c);
     } else {
-        long* fields[6] = {&inv.offsets_without_mutation, &inv.mutations_without_offset,
-                           &inv.applied_more_than_once, &inv.offsets, &inv.mutated, &inv.pairs};
+        long* fields[6] = {&inv.offsets_without_mutation,
+                           &inv.mutations_without_offset,
+                           &inv.applied_more_than_once,
+                           &inv.offsets,
+                           &inv.mutated,
+                           &inv.pairs};
         for (int i = 0; i < 6; ++i) *fields[i] = std::atol(PQgetvalue(r, 0, i));
     }
     PQclear(r);
     // Every pair a client was told "recorded now" (and saw committed) must
     // be there, with its mutation.
-    r = PQexec(c, "SELECT handler, substr(event_id, 5)::int FROM stress_applied WHERE times = 1"
-                  " AND EXISTS (SELECT FROM projection_offset o WHERE o.\"eventId\" = event_id"
-                  " AND o.\"handlerName\" = handler)");
+    r = PQexec(c,
+               "SELECT handler, substr(event_id, 5)::int FROM stress_applied WHERE times = 1"
+               " AND EXISTS (SELECT FROM projection_offset o WHERE o.\"eventId\" = event_id"
+               " AND o.\"handlerName\" = handler)");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         if (inv.error.empty()) inv.error = PQerrorMessage(c);
     } else {
@@ -431,11 +453,12 @@ void print_invariant(const char* label, const Invariant& inv) {
         std::printf("%s: check failed: %s\n", label, inv.error.c_str());
         return;
     }
-    std::printf("%s: offsets %ld, mutated pairs %ld of %ld; offsets without mutation %ld, "
-                "mutations without offset %ld, applied more than once %ld, acknowledged but lost %ld -> %s\n",
-                label, inv.offsets, inv.mutated, inv.pairs, inv.offsets_without_mutation,
-                inv.mutations_without_offset, inv.applied_more_than_once, inv.acknowledged_lost,
-                invariant_holds(inv) ? "ok" : "VIOLATED");
+    std::printf(
+        "%s: offsets %ld, mutated pairs %ld of %ld; offsets without mutation %ld, "
+        "mutations without offset %ld, applied more than once %ld, acknowledged but lost %ld -> %s\n",
+        label, inv.offsets, inv.mutated, inv.pairs, inv.offsets_without_mutation,
+        inv.mutations_without_offset, inv.applied_more_than_once, inv.acknowledged_lost,
+        invariant_holds(inv) ? "ok" : "VIOLATED");
 }
 
 // ---------------------------------------------------------------- crash
@@ -512,8 +535,10 @@ void client_loop(Shared& sh, int id) {
             } catch (const Failure& f) {
                 // libpq's own errors (no SQLSTATE) mean the connection broke.
                 const bool lost = f.connection_lost || f.state.empty() || crash_state(f.state);
-                if (lost) client.drop();
-                else client.rollback_if_open();
+                if (lost)
+                    client.drop();
+                else
+                    client.rollback_if_open();
                 std::string label = f.state.empty() ? "connection lost (no SQLSTATE)" : f.state;
                 if (serialization_failure(f.state)) {
                     // "could not serialize access due to concurrent update", ...
@@ -552,18 +577,20 @@ int main(int argc, char** argv) {
         std::sort(sh.crash_points.begin(), sh.crash_points.end());
     }
 
-    std::printf("po_stress: %ld events x 2 handlers x %d deliveries = %zu deliveries, %d clients, "
-                "%s, spread %ld, seed %llu%s\n",
-                opt.events, opt.deliveries, schedule.size(), opt.clients, opt.isolation.c_str(), opt.spread,
-                static_cast<unsigned long long>(opt.seed),
-                opt.crashes ? (", " + std::to_string(opt.crashes) + " crashes").c_str() : "");
+    std::printf(
+        "po_stress: %ld events x 2 handlers x %d deliveries = %zu deliveries, %d clients, "
+        "%s, spread %ld, seed %llu%s\n",
+        opt.events, opt.deliveries, schedule.size(), opt.clients, opt.isolation.c_str(), opt.spread,
+        static_cast<unsigned long long>(opt.seed),
+        opt.crashes ? (", " + std::to_string(opt.crashes) + " crashes").c_str() : "");
     std::fflush(stdout);
 
     Invariant start = check_invariant(sh);
     if (!start.error.empty() || start.pairs != opt.events * 2 || start.offsets != 0) {
         print_invariant("before the run", start);
-        std::printf("po_stress: the schema is not prepared for %ld events (run schema.sql with -v events=%ld)\n",
-                    opt.events, opt.events);
+        std::printf(
+            "po_stress: the schema is not prepared for %ld events (run schema.sql with -v events=%ld)\n",
+            opt.events, opt.events);
         return 1;
     }
 
@@ -584,9 +611,10 @@ int main(int argc, char** argv) {
     Stats& s = sh.stats;
 
     std::printf("duration %.2f s, %.0f deliveries/s\n", secs, schedule.size() / secs);
-    std::printf("answers: %ld recorded now (true), %ld re-deliveries (false); by call: %s %ld, %s %ld, %s %ld\n",
-                s.recorded, s.redelivered, kApiNames[0], s.by_api[0], kApiNames[1], s.by_api[1],
-                kApiNames[2], s.by_api[2]);
+    std::printf(
+        "answers: %ld recorded now (true), %ld re-deliveries (false); by call: %s %ld, %s %ld, %s %ld\n",
+        s.recorded, s.redelivered, kApiNames[0], s.by_api[0], kApiNames[1], s.by_api[1], kApiNames[2],
+        s.by_api[2]);
     std::printf("retries %ld, deliveries in doubt after a lost connection %ld, connections %ld\n", s.retries,
                 s.in_doubt, s.reconnects);
     if (s.errors.empty()) std::printf("errors: none\n");
@@ -605,7 +633,8 @@ int main(int argc, char** argv) {
               unexpected == 0 && s.gave_up == 0 && !sh.crash_failed && sh.crashes_done == opt.crashes;
     // Without crashes every answer is known: exactly one "true" per pair.
     if (opt.crashes == 0 && acked != pairs) ok = false;
-    std::printf("exactly once: %ld pairs, %ld applied once, %ld acknowledged twice, %ld acknowledged in all -> %s\n",
-                pairs, end.mutated, acked_twice, acked, ok ? "PASS" : "FAIL");
+    std::printf(
+        "exactly once: %ld pairs, %ld applied once, %ld acknowledged twice, %ld acknowledged in all -> %s\n",
+        pairs, end.mutated, acked_twice, acked, ok ? "PASS" : "FAIL");
     return ok ? 0 : 1;
 }

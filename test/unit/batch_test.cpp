@@ -46,7 +46,8 @@ TEST(CheckEventEntry, EventIdMustBeANonEmptyStringWithinTheLimit) {
 TEST(CheckEventEntry, PositionMustBeANumber) {
     EventEntry e = entry_with_id("e");
     e.position_kind = JsonKind::String;
-    EXPECT_EQ(check_event_entry(1, e)->message, "element 1 of events has a \"position\" that is not a number");
+    EXPECT_EQ(check_event_entry(1, e)->message,
+              "element 1 of events has a \"position\" that is not a number");
 }
 
 TEST(BatchOutcome, AllFreshEventsRecordedNeedNoCheck) {

@@ -22,7 +22,8 @@ TEST(ClassifyExisting, AMissingHashOnEitherSideCannotDiverge) {
 TEST(DivergenceProblem, NamesEventHandlerAndBothHashes) {
     Problem p = divergence_problem("evt-7", "orders", "aaa", "bbb");
     EXPECT_EQ(p.sqlstate, "PJ001");
-    EXPECT_EQ(p.message, "event \"evt-7\" was already applied by handler \"orders\" with a different payload");
+    EXPECT_EQ(p.message,
+              "event \"evt-7\" was already applied by handler \"orders\" with a different payload");
     EXPECT_EQ(p.detail, "Stored payload hash: aaa. Given payload hash: bbb.");
     EXPECT_FALSE(p.hint.empty());
 }
@@ -30,8 +31,9 @@ TEST(DivergenceProblem, NamesEventHandlerAndBothHashes) {
 TEST(WriteSkippedProblem, NamesTheRowAndTheTable) {
     Problem p = write_skipped_problem(offset_words("evt-7", "orders"), "projection_offset");
     EXPECT_EQ(p.sqlstate, "55000");
-    EXPECT_EQ(p.message,
-              "offset of event \"evt-7\" for handler \"orders\" was not written to table \"projection_offset\"");
+    EXPECT_EQ(
+        p.message,
+        "offset of event \"evt-7\" for handler \"orders\" was not written to table \"projection_offset\"");
     EXPECT_EQ(p.detail, "A BEFORE trigger on the table returned NULL for the row.");
     EXPECT_FALSE(p.hint.empty());
 }

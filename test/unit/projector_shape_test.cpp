@@ -25,9 +25,11 @@ TEST(ClassifyProjector, AcceptsEventAndPayload) {
 }
 
 TEST(ClassifyProjector, RejectsOtherSignaturesAsDatatypeMismatch) {
-    for (auto args : std::vector<std::vector<ArgType>>{
-             {}, {ArgType::Text}, {ArgType::Jsonb, ArgType::Text}, {ArgType::Other},
-             {ArgType::Text, ArgType::Jsonb, ArgType::Jsonb}}) {
+    for (auto args : std::vector<std::vector<ArgType>>{{},
+                                                       {ArgType::Text},
+                                                       {ArgType::Jsonb, ArgType::Text},
+                                                       {ArgType::Other},
+                                                       {ArgType::Text, ArgType::Jsonb, ArgType::Jsonb}}) {
         auto v = classify_projector(shape(args));
         ASSERT_TRUE(std::holds_alternative<Problem>(v));
         EXPECT_EQ(std::get<Problem>(v).sqlstate, "42804");

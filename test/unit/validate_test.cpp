@@ -46,8 +46,8 @@ TEST(CheckKeyPart, LimitIsInclusiveAndCountsBytes) {
 }
 
 TEST(CheckKeyPart, MessageStyleIsLowerCaseWithoutPeriod) {
-    for (const auto& problem : {check_event_id("event_id", std::nullopt),
-                                check_event_id("event_id", std::string_view(""))}) {
+    for (const auto& problem :
+         {check_event_id("event_id", std::nullopt), check_event_id("event_id", std::string_view(""))}) {
         ASSERT_TRUE(problem);
         EXPECT_TRUE(std::islower(static_cast<unsigned char>(problem->message.front())));
         EXPECT_NE(problem->message.back(), '.');
