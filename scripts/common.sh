@@ -164,3 +164,24 @@ cluster_stop() {
     fi
     CLUSTER_DIR=
 }
+
+# A suite written in Python against psycopg (Debian's python3-psycopg): runs
+# SCRIPT against the cluster in PGHOST, or, when run alone as root, against a
+# throwaway cluster of its own on PO_PORT (default PORT).
+#     run_python_suite NAME PORT SCRIPT
+run_python_suite() {
+    local name=$1 port=$2 script=$3
+    local python=${PO_PYTHON:-/usr/bin/python3}
+    "$python" -c 'import psycopg' 2>/dev/null || {
+        echo "$name: cannot run: python3-psycopg is not installed (Debian package python3-psycopg)"
+        echo "$name: 0 passed, 1 failed"
+        return 1
+    }
+    if [ -z "${PGHOST:-}" ]; then
+        require_root
+        PO_PORT=${PO_PORT:-$port}
+        trap cluster_stop EXIT
+        cluster_start
+    fi
+    "$python" "$script"
+}

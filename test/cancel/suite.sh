@@ -13,14 +13,4 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../../scripts/common.sh"
 
-# Debian's interpreter, where python3-psycopg is installed.
-PYTHON=${PO_PYTHON:-/usr/bin/python3}
-"$PYTHON" -c 'import psycopg' 2>/dev/null \
-    || { echo "cancel: cannot run: python3-psycopg is not installed (Debian package python3-psycopg)"; echo "cancel: 0 passed, 1 failed"; exit 1; }
-if [ -z "${PGHOST:-}" ]; then
-    require_root
-    PO_PORT=${PO_PORT:-54354}
-    trap cluster_stop EXIT
-    cluster_start
-fi
-"$PYTHON" "$HERE/cancel.py"
+run_python_suite cancel 54354 "$HERE/cancel.py"

@@ -12,14 +12,4 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../../scripts/common.sh"
 
-# Debian's interpreter, where python3-psycopg is installed.
-PYTHON=${PO_PYTHON:-/usr/bin/python3}
-"$PYTHON" -c 'import psycopg' 2>/dev/null \
-    || { echo "encoding: cannot run: python3-psycopg is not installed (Debian package python3-psycopg)"; echo "encoding: 0 passed, 1 failed"; exit 1; }
-if [ -z "${PGHOST:-}" ]; then
-    require_root
-    PO_PORT=${PO_PORT:-54353}
-    trap cluster_stop EXIT
-    cluster_start
-fi
-"$PYTHON" "$HERE/encoding.py"
+run_python_suite encoding 54353 "$HERE/encoding.py"
