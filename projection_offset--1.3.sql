@@ -1,0 +1,770 @@
+/* projection_offset--1.3.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION projection_offset" to load this file. \quit
+
+-- The offset table, in the shape an application's own migration gives it
+-- (the Prisma model "ProjectionOffset"), so that such an application keeps
+-- reading and writing it unchanged. When the caller already owns a table of
+-- exactly this shape in the target schema, the extension adopts it with its
+-- rows instead of failing; any other table of that name is an error.
+DO $adopt$
+DECLARE
+    existing pg_catalog.regclass := pg_catalog.to_regclass('@extschema@.projection_offset');
+    shape text;
+BEGIN
+    IF existing IS NULL THEN
+        CREATE TABLE @extschema@.projection_offset (
+            "eventId" text NOT NULL,
+            "handlerName" text NOT NULL,
+            "appliedAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            "payloadHash" text,
+            CONSTRAINT "projection_offset_pkey" PRIMARY KEY ("eventId", "handlerName")
+        );
+    ELSE
+        -- Columns, types, NOT NULL, defaults and collations: a missing
+        -- default would fail every claim, and another collation could make
+        -- distinct ids equal.
+        SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ' '
+                   OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod)
+                   OPERATOR(pg_catalog.||) CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                   OPERATOR(pg_catalog.||) COALESCE(' default ' OPERATOR(pg_catalog.||) pg_catalog.pg_get_expr(d.adbin, d.adrelid), '')
+                   OPERATOR(pg_catalog.||) CASE WHEN a.attcollation OPERATOR(pg_catalog.=) ANY ('{0,100}'::pg_catalog.oid[]) THEN ''
+                                                ELSE ' collate ' OPERATOR(pg_catalog.||) a.attcollation::pg_catalog.regcollation::pg_catalog.text END,
+                   ', ' ORDER BY a.attnum)
+          INTO shape
+          FROM pg_catalog.pg_attribute a
+          LEFT JOIN pg_catalog.pg_attrdef d
+            ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid AND d.adnum OPERATOR(pg_catalog.=) a.attnum
+         WHERE a.attrelid OPERATOR(pg_catalog.=) existing
+           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+
+        -- A permanent table: an unlogged one would lose offsets in a crash.
+        IF (shape OPERATOR(pg_catalog.=) 'eventId text not null, handlerName text not null, '
+                                        'appliedAt timestamp(3) without time zone not null default CURRENT_TIMESTAMP, '
+                                        'payloadHash text') IS NOT TRUE
+           OR (SELECT c.relpersistence FROM pg_catalog.pg_class c
+                WHERE c.oid OPERATOR(pg_catalog.=) existing) OPERATOR(pg_catalog.<>) 'p'
+           OR NOT EXISTS (
+                SELECT FROM pg_catalog.pg_class c
+                  JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) c.oid
+                  JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+                 WHERE c.oid OPERATOR(pg_catalog.=) existing
+                   AND c.relkind OPERATOR(pg_catalog.=) 'r'
+                   AND i.indisprimary
+                   AND ic.relname OPERATOR(pg_catalog.=) 'projection_offset_pkey'
+                   AND i.indnkeyatts OPERATOR(pg_catalog.=) 2
+                   AND i.indkey[0] OPERATOR(pg_catalog.=) 1
+                   AND i.indkey[1] OPERATOR(pg_catalog.=) 2)
+        THEN
+            RAISE EXCEPTION 'table %.projection_offset exists and does not have the shape of an offset table', '@extschema@'
+                USING ERRCODE = 'duplicate_table',
+                      DETAIL = pg_catalog.format('Its columns are: %s.%s', shape,
+                          CASE WHEN (SELECT c.relpersistence FROM pg_catalog.pg_class c
+                                      WHERE c.oid OPERATOR(pg_catalog.=) existing) OPERATOR(pg_catalog.=) 'p'
+                               THEN '' ELSE ' It is not a permanent (logged) table.' END),
+                      HINT = 'Rename or drop it, or give it the columns, primary key and types of the projection_offset migration.';
+        END IF;
+        -- Ownership itself, not membership: a superuser must not adopt a
+        -- table that another role could still alter under the extension.
+        IF (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+             WHERE c.oid OPERATOR(pg_catalog.=) existing) OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+            RAISE EXCEPTION 'table %.projection_offset is not owned by the installing role', '@extschema@'
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Have the table''s owner create the extension, or change the table''s owner first.';
+        END IF;
+        IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) existing)
+           OR EXISTS (SELECT FROM pg_catalog.pg_rewrite WHERE ev_class OPERATOR(pg_catalog.=) existing) THEN
+            RAISE EXCEPTION 'table %.projection_offset has triggers or rules', '@extschema@'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Drop them before creating the extension: they would run inside every claim.';
+        END IF;
+        ALTER EXTENSION projection_offset ADD TABLE @extschema@.projection_offset;
+    END IF;
+
+    -- Handler-scoped scans for reconciliation, as in the migration.
+    IF pg_catalog.to_regclass('@extschema@."projection_offset_handlerName_appliedAt_idx"') IS NULL THEN
+        CREATE INDEX "projection_offset_handlerName_appliedAt_idx"
+            ON @extschema@.projection_offset ("handlerName", "appliedAt" DESC);
+    END IF;
+END
+$adopt$;
+
+COMMENT ON TABLE @extschema@.projection_offset IS
+    'one row per (eventId, handlerName) applied; written by offset_claim and apply_with_offset';
+
+-- The rows are user data: pg_dump must dump them although the table belongs
+-- to the extension.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projection_offset', '');
+
+CREATE FUNCTION @extschema@.offset_claim(event_id text, handler_name text, payload_hash text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'po_offset_claim'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_claim(text, text, text) IS
+    'records (event_id, handler_name) in the current transaction; true if recorded now, false for a re-delivery';
+
+CREATE FUNCTION @extschema@.offset_claim_at(event_id text, handler_name text, event_position bigint, payload_hash text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'po_offset_claim_at'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_claim_at(text, text, bigint, text) IS
+    'like offset_claim, and a duplicate that stores nothing when event_position is at or below the handler''s checkpoint';
+
+CREATE FUNCTION @extschema@.offset_claim_batch(event_ids text[], handler_name text)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'po_offset_claim_batch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER ROWS 100;
+
+COMMENT ON FUNCTION @extschema@.offset_claim_batch(text[], text) IS
+    'records every id not yet recorded for handler_name; returns the ids recorded by this call';
+
+CREATE FUNCTION @extschema@.apply_with_offset(event_id text, handler_name text, projector regprocedure, payload jsonb DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'po_apply_with_offset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.apply_with_offset(text, text, regprocedure, jsonb) IS
+    'claims (event_id, handler_name) and calls projector in the same transaction; false for a re-delivery';
+
+-- The projector as text, for drivers that bind strings as text or varchar
+-- (pgJDBC by default), which have no cast to regprocedure. Calls with
+-- unknown-typed, text or varchar arguments resolve here, a regprocedure to
+-- the form above; both behave alike.
+CREATE FUNCTION @extschema@.apply_with_offset(event_id text, handler_name text, projector text, payload jsonb DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'po_apply_with_offset_by_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.apply_with_offset(text, text, text, jsonb) IS
+    'apply_with_offset with the projector given as ''schema.name(argument types)'' or as a unique ''schema.name''';
+
+CREATE FUNCTION @extschema@.apply_with_offset_batch(handler_name text, projector regprocedure, events jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'po_apply_with_offset_batch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.apply_with_offset_batch(text, regprocedure, jsonb) IS
+    'applies every event of a JSON array [{"event_id", "payload", "position"}] not yet applied, in order; returns how many it applied';
+
+CREATE FUNCTION @extschema@.apply_with_offset_batch(handler_name text, projector text, events jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'po_apply_with_offset_batch_by_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.apply_with_offset_batch(text, text, jsonb) IS
+    'apply_with_offset_batch with the projector given as ''schema.name(argument types)'' or as a unique ''schema.name''';
+
+-- The replay flag, readable in every session: current_setting() fails
+-- until the library is loaded, and calling this function loads it.
+CREATE FUNCTION @extschema@.offset_replaying()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'po_offset_replaying'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_replaying() IS
+    'the setting projection_offset.replaying: true while projections are rebuilt or replayed';
+
+
+-- Checkpoints: a handler that has handled everything up to a position
+-- declares it, and claims at or below it are duplicates that store nothing.
+-- Positions live beside the offset table, so that table keeps exactly the
+-- columns of the application's migration.
+CREATE TABLE @extschema@.projection_offset_checkpoint (
+    "handlerName" text NOT NULL,
+    "position" bigint NOT NULL,
+    "updatedAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "projection_offset_checkpoint_pkey" PRIMARY KEY ("handlerName")
+);
+
+CREATE TABLE @extschema@.projection_offset_position (
+    "eventId" text NOT NULL,
+    "handlerName" text NOT NULL,
+    "position" bigint NOT NULL,
+    CONSTRAINT "projection_offset_position_pkey" PRIMARY KEY ("eventId", "handlerName")
+);
+CREATE INDEX "projection_offset_position_handlerName_position_idx"
+    ON @extschema@.projection_offset_position ("handlerName", "position");
+
+COMMENT ON TABLE @extschema@.projection_offset_checkpoint IS
+    'per handler: every event at or below "position" is handled';
+COMMENT ON TABLE @extschema@.projection_offset_position IS
+    'the position of each offset claimed with one, so that offsets at or below a checkpoint can be pruned';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projection_offset_checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projection_offset_position', '');
+
+-- Forgetting offsets.
+CREATE FUNCTION @extschema@.offset_release(event_id text, handler_name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'po_offset_release'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_release(text, text) IS
+    'forgets one offset so that the event is applied again on its next delivery';
+
+CREATE FUNCTION @extschema@.offset_reset(handler_name text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'po_offset_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_reset(text) IS
+    'forgets every offset, position and the checkpoint of a handler, to rebuild its projection';
+
+CREATE FUNCTION @extschema@.offset_prune(handler_name text, older_than timestamptz)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'po_offset_prune'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_prune(text, timestamptz) IS
+    'removes a handler''s offsets applied before older_than, for retention';
+
+CREATE FUNCTION @extschema@.offset_prune(handler_name text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'po_offset_prune_to_checkpoint'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_prune(text) IS
+    'removes a handler''s offsets whose position is at or below its checkpoint';
+
+CREATE FUNCTION @extschema@.offset_checkpoint(handler_name text, "position" bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'po_offset_checkpoint'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.offset_checkpoint(text, bigint) IS
+    'declares that the handler has handled every event up to position; returns the checkpoint, which never moves back';
+
+-- Operations.
+CREATE VIEW @extschema@.projection_offset_status AS
+SELECT COALESCE(o."handlerName", c."handlerName") AS handler_name,
+       COALESCE(o.offsets, 0) AS offsets,
+       o.first_applied_at,
+       o.last_applied_at,
+       c."position" AS checkpoint
+FROM (SELECT "handlerName", count(*) AS offsets,
+             min("appliedAt") AS first_applied_at, max("appliedAt") AS last_applied_at
+      FROM @extschema@.projection_offset GROUP BY "handlerName") o
+FULL JOIN @extschema@.projection_offset_checkpoint c ON c."handlerName" = o."handlerName";
+
+COMMENT ON VIEW @extschema@.projection_offset_status IS
+    'per handler: offsets recorded, first and last appliedAt, checkpoint';
+
+CREATE FUNCTION @extschema@.projection_offset_counters(
+    OUT handler_name text, OUT claims bigint, OUT duplicates bigint, OUT divergences bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'po_projection_offset_counters'
+LANGUAGE C VOLATILE PARALLEL SAFE SECURITY INVOKER;
+
+COMMENT ON FUNCTION @extschema@.projection_offset_counters() IS
+    'claims, duplicates and divergences per handler of this database since server start or the last reset (needs shared_preload_libraries)';
+
+CREATE FUNCTION @extschema@.projection_offset_counters_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'po_projection_offset_counters_reset'
+LANGUAGE C VOLATILE PARALLEL SAFE SECURITY INVOKER;
+
+-- The idempotency harness for users' own regression suites.
+--
+-- Every name below is schema-qualified and every operator spelled
+-- OPERATOR(pg_catalog.x): the harness runs the caller's projector under the
+-- caller's search_path, so it cannot pin its own. The extension's own
+-- objects are found through pg_extension at each call rather than through
+-- a schema name written into the body, which ALTER SCHEMA ... RENAME would
+-- leave stale.
+CREATE FUNCTION @extschema@.assert_projector_idempotent(
+    projector regprocedure,
+    events jsonb,
+    replays int DEFAULT 5,
+    state_query text DEFAULT NULL,
+    handler_name text DEFAULT NULL,
+    keep_changes boolean DEFAULT false,
+    OUT events_checked int,
+    OUT deliveries bigint,
+    OUT tables_touched text[])
+RETURNS record
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $harness$
+DECLARE
+    -- Types too are qualified: PL/pgSQL resolves them at first call, under
+    -- the caller's search_path.
+    ext pg_catalog.text;
+    own_tables pg_catalog.oid[];
+    counts_sql pg_catalog.text;
+    changes_sql pg_catalog.text;
+    deliver_sql pg_catalog.text;
+    offset_sql pg_catalog.text;
+    ids pg_catalog.text[];
+    payloads pg_catalog.jsonb[];
+    n pg_catalog.int4;
+    pass pg_catalog.int4;
+    idx pg_catalog.int4;
+    delivery_order pg_catalog.int4[];
+    before_pass pg_catalog.jsonb;
+    before_call pg_catalog.jsonb;
+    after_call pg_catalog.jsonb;
+    changed pg_catalog.text[];
+    changes pg_catalog.text;
+    state_first pg_catalog.text[];
+    state_last pg_catalog.text[];
+    state_sql pg_catalog.text;
+    bad pg_catalog.text;
+    has_offset pg_catalog.bool;
+    citus_tables pg_catalog.bool;
+    -- The rollback at the end is an exception only this call raises: a
+    -- PJ900 from the projector must not pass for it.
+    rollback_token pg_catalog.text := 'projection_offset harness rollback '
+                                      OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::pg_catalog.text;
+    caught pg_catalog.text;
+BEGIN
+    IF projector IS NULL THEN
+        RAISE EXCEPTION 'projector must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF events IS NULL THEN
+        RAISE EXCEPTION 'events must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF replays IS NULL OR replays OPERATOR(pg_catalog.<) 2 THEN
+        RAISE EXCEPTION 'replays must be at least 2' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'The first delivery applies the events; later ones must change nothing.';
+    END IF;
+    IF pg_catalog.jsonb_typeof(events) OPERATOR(pg_catalog.<>) 'array' THEN
+        RAISE EXCEPTION 'events must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    IF NOT EXISTS (
+        SELECT FROM pg_catalog.pg_proc p
+         WHERE p.oid OPERATOR(pg_catalog.=) projector
+           AND p.prokind OPERATOR(pg_catalog.=) 'f'
+           AND p.pronargs OPERATOR(pg_catalog.=) 2
+           AND p.proargtypes[0] OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype
+           AND p.proargtypes[1] OPERATOR(pg_catalog.=) 'pg_catalog.jsonb'::pg_catalog.regtype) THEN
+        RAISE EXCEPTION 'projector % must be a function taking (text, jsonb)', projector
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'The harness delivers (event_id, payload) to a projector that claims its own offset.';
+    END IF;
+
+    SELECT pg_catalog.quote_ident(ns.nspname),
+           pg_catalog.array_agg(c.oid) FILTER (WHERE c.oid IS NOT NULL)
+      INTO ext, own_tables
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) e.extnamespace
+      LEFT JOIN pg_catalog.pg_class c
+        ON c.relnamespace OPERATOR(pg_catalog.=) e.extnamespace
+       AND c.relname OPERATOR(pg_catalog.=) ANY ('{projection_offset,projection_offset_position,projection_offset_checkpoint}'::pg_catalog.name[])
+     WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset'
+     GROUP BY ns.nspname;
+    counts_sql := pg_catalog.format('SELECT %s._projection_offset_table_counts($1)', ext);
+    changes_sql := pg_catalog.format('SELECT %s._projection_offset_changes($1, $2, $3)', ext);
+    deliver_sql := pg_catalog.format('SELECT %s._projection_offset_deliver($1, $2, $3)', ext);
+    -- A count rather than EXISTS (SELECT FROM ...): Citus fails to plan the
+    -- latter over a distributed table when no handler narrows it to a shard.
+    offset_sql := pg_catalog.format(
+        'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM %s.projection_offset o'
+        ' WHERE o."eventId" OPERATOR(pg_catalog.=) $1'
+        ' AND ($2 IS NULL OR o."handlerName" OPERATOR(pg_catalog.=) $2)', ext);
+
+    SELECT pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->>) 'event_id' ORDER BY e.ord),
+           pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->) 'payload' ORDER BY e.ord),
+           pg_catalog.min(e.ord) FILTER (WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'object'
+                OR (pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'event_id') OPERATOR(pg_catalog.=) 'string') IS NOT TRUE
+                OR (e.value OPERATOR(pg_catalog.->>) 'event_id') OPERATOR(pg_catalog.=) '')::pg_catalog.text
+      INTO ids, payloads, bad
+      FROM pg_catalog.jsonb_array_elements(events) WITH ORDINALITY AS e(value, ord);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'element % of events has no non-empty string "event_id"', bad
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    n := COALESCE(pg_catalog.array_length(ids, 1), 0);
+
+    -- With Citus, writes to a distributed, reference or Citus local table
+    -- land in shards, which this node's pg_stat_xact_user_tables never
+    -- counts: a projector that mutates on every delivery would pass. Only a
+    -- state_query reading the read model can tell then.
+    IF state_query IS NULL
+       AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        EXECUTE 'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM pg_catalog.pg_dist_partition p'
+                ' WHERE p.logicalrelid OPERATOR(pg_catalog.<>) ALL ($1)'
+           INTO citus_tables USING COALESCE(own_tables, '{}');
+        IF citus_tables THEN
+            RAISE EXCEPTION 'assert_projector_idempotent needs state_query when Citus tables exist'
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Writes to Citus tables happen in shards, which the table counters of this node do not see.',
+                      HINT = 'Pass state_query, a query that reads the rows the projector writes, e.g. ''SELECT * FROM order_totals''.';
+        END IF;
+    END IF;
+
+    IF state_query IS NOT NULL THEN
+        state_sql := pg_catalog.format(
+            'SELECT pg_catalog.array_agg(q::pg_catalog.text ORDER BY q::pg_catalog.text) FROM (%s) q', state_query);
+    END IF;
+
+    BEGIN
+        -- First pass: every event once.
+        EXECUTE counts_sql INTO before_pass USING own_tables;
+        FOR idx IN 1 .. n LOOP
+            EXECUTE deliver_sql USING projector, ids[idx], payloads[idx];
+        END LOOP;
+        EXECUTE counts_sql INTO after_call USING own_tables;
+        EXECUTE changes_sql INTO tables_touched USING before_pass, after_call, false;
+
+        FOR idx IN 1 .. n LOOP
+            EXECUTE offset_sql INTO has_offset USING ids[idx], handler_name;
+            IF NOT has_offset THEN
+                RAISE EXCEPTION 'projector % left no offset for event "%"', projector, ids[idx]
+                    USING ERRCODE = 'PJ002',
+                          DETAIL = CASE WHEN handler_name IS NULL
+                                        THEN 'No projection_offset row has this eventId after the first delivery.'
+                                        ELSE pg_catalog.format('No projection_offset row has this eventId and handlerName "%s" after the first delivery.', handler_name) END,
+                          HINT = 'A projector must claim its event with offset_claim() or apply_with_offset().';
+            END IF;
+        END LOOP;
+
+        IF state_sql IS NOT NULL THEN
+            EXECUTE state_sql INTO state_first;
+            state_first := COALESCE(state_first, '{}');
+        END IF;
+
+        -- Re-deliveries: reversed on even passes, shuffled on odd ones.
+        FOR pass IN 2 .. replays LOOP
+            IF pass OPERATOR(pg_catalog.%) 2 OPERATOR(pg_catalog.=) 0 THEN
+                SELECT pg_catalog.array_agg(i ORDER BY i DESC) INTO delivery_order
+                  FROM pg_catalog.generate_series(1, n) i;
+            ELSE
+                SELECT pg_catalog.array_agg(i ORDER BY pg_catalog.md5(ids[i] OPERATOR(pg_catalog.||) pass::pg_catalog.text))
+                  INTO delivery_order FROM pg_catalog.generate_series(1, n) i;
+            END IF;
+            FOREACH idx IN ARRAY COALESCE(delivery_order, '{}') LOOP
+                EXECUTE counts_sql INTO before_call USING own_tables;
+                EXECUTE deliver_sql USING projector, ids[idx], payloads[idx];
+                EXECUTE counts_sql INTO after_call USING own_tables;
+                EXECUTE changes_sql INTO changed USING before_call, after_call, true;
+                changes := pg_catalog.array_to_string(changed, '; ');
+                IF changes OPERATOR(pg_catalog.<>) '' THEN
+                    RAISE EXCEPTION 'projector % is not idempotent: re-delivery of event "%" changed %',
+                            projector, ids[idx], changes
+                        USING ERRCODE = 'PJ002',
+                              DETAIL = pg_catalog.format('Delivery %s of %s of this event wrote rows; a re-delivery must write nothing outside projection_offset.', pass, replays),
+                              HINT = 'Claim the event before mutating, and skip the mutation when the claim returns false.';
+                END IF;
+                IF state_sql IS NOT NULL THEN
+                    EXECUTE state_sql INTO state_last;
+                    IF (COALESCE(state_last, '{}') OPERATOR(pg_catalog.=) state_first) IS NOT TRUE THEN
+                        RAISE EXCEPTION 'projector % is not idempotent: re-delivery of event "%" changed the result of state_query',
+                                projector, ids[idx]
+                            USING ERRCODE = 'PJ002',
+                                  DETAIL = pg_catalog.format('Delivery %s of %s of this event. After the first pass: %s. Now: %s.',
+                                                             pass, replays,
+                                                             state_first::pg_catalog.text,
+                                                             COALESCE(state_last::pg_catalog.text, '(no rows)'));
+                    END IF;
+                END IF;
+            END LOOP;
+        END LOOP;
+
+        events_checked := n;
+        deliveries := n::pg_catalog.int8 OPERATOR(pg_catalog.*) replays;
+        IF NOT COALESCE(keep_changes, false) THEN
+            -- Roll back every delivery, so that a regression test can rerun.
+            RAISE EXCEPTION USING ERRCODE = 'PJ900', MESSAGE = rollback_token;
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'PJ900' THEN
+        GET STACKED DIAGNOSTICS caught = MESSAGE_TEXT;
+        IF caught IS NULL OR caught OPERATOR(pg_catalog.<>) rollback_token THEN
+            RAISE;
+        END IF;
+    END;
+END
+$harness$;
+
+COMMENT ON FUNCTION @extschema@.assert_projector_idempotent(regprocedure, jsonb, int, text, text, boolean) IS
+    'delivers every event, then re-delivers them replays-1 times in other orders, and raises PJ002 unless the re-deliveries changed nothing';
+
+-- Calls the projector under test by OID, for the harness.
+CREATE FUNCTION @extschema@._projection_offset_deliver(projector regprocedure, event_id text, payload jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'po_projection_offset_deliver'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+
+-- Row counters of this transaction for every user table but the extension's
+-- own, as {"table oid": [inserted, updated, deleted]}.
+CREATE FUNCTION @extschema@._projection_offset_table_counts(own_tables oid[])
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY INVOKER
+BEGIN ATOMIC
+    SELECT COALESCE(pg_catalog.jsonb_object_agg(s.relid, pg_catalog.jsonb_build_array(s.n_tup_ins, s.n_tup_upd, s.n_tup_del)), '{}')
+      FROM pg_catalog.pg_stat_xact_user_tables s
+     WHERE s.relid OPERATOR(pg_catalog.<>) ALL (own_tables);
+END;
+
+-- The tables whose counters differ, named, optionally with what changed.
+CREATE FUNCTION @extschema@._projection_offset_changes(before jsonb, after jsonb, describe boolean)
+RETURNS text[]
+LANGUAGE sql STABLE SECURITY INVOKER
+BEGIN ATOMIC
+    SELECT COALESCE(pg_catalog.array_agg(
+               CASE WHEN describe THEN pg_catalog.format('%s (%s inserted, %s updated, %s deleted)',
+                        a.key::pg_catalog.oid::pg_catalog.regclass,
+                        (a.value OPERATOR(pg_catalog.->>) 0)::pg_catalog.int8 OPERATOR(pg_catalog.-) COALESCE((b.value OPERATOR(pg_catalog.->>) 0)::pg_catalog.int8, 0),
+                        (a.value OPERATOR(pg_catalog.->>) 1)::pg_catalog.int8 OPERATOR(pg_catalog.-) COALESCE((b.value OPERATOR(pg_catalog.->>) 1)::pg_catalog.int8, 0),
+                        (a.value OPERATOR(pg_catalog.->>) 2)::pg_catalog.int8 OPERATOR(pg_catalog.-) COALESCE((b.value OPERATOR(pg_catalog.->>) 2)::pg_catalog.int8, 0))
+                    ELSE a.key::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text END
+               ORDER BY a.key::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text), '{}')
+      FROM pg_catalog.jsonb_each(after) a
+      LEFT JOIN pg_catalog.jsonb_each(before) b ON b.key OPERATOR(pg_catalog.=) a.key
+     WHERE a.value OPERATOR(pg_catalog.<>) COALESCE(b.value, '[0, 0, 0]'::pg_catalog.jsonb);
+END;
+
+-- Privileges. Claiming needs SELECT and INSERT on the offset table (and on
+-- projection_offset_position, SELECT on projection_offset_checkpoint for
+-- positioned claims); releasing needs DELETE. Nothing on the tables is
+-- granted to PUBLIC. Resetting and pruning forget many offsets at once and
+-- are not for every role: EXECUTE is revoked from PUBLIC.
+REVOKE ALL ON FUNCTION @extschema@.offset_reset(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.offset_prune(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.offset_prune(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.projection_offset_counters_reset() FROM PUBLIC;
+-- Handler names and volumes are monitoring data, as in pg_stat_statements.
+REVOKE ALL ON FUNCTION @extschema@.projection_offset_counters() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.projection_offset_counters() TO pg_read_all_stats;
+
+-- Citus. projection_offset_distribute() distributes the three tables by
+-- "handlerName", colocated, and registers every function that takes a
+-- handler name as a distributed function on that argument, so that Citus
+-- can run an autocommit call on the worker that holds the handler's shards.
+-- It is written for the catalogs of Citus 11 to 13 (pg_dist_partition,
+-- pg_dist_object) and is safe to run again: what is already distributed the
+-- same way is left alone. The rows a table holds on the coordinator move to
+-- its shards.
+CREATE FUNCTION @extschema@.projection_offset_distribute()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+-- Citus's notices about copying rows and about local data left on disk
+-- describe steps this function completes itself.
+SET client_min_messages = warning
+AS $distribute$
+DECLARE
+    ext pg_catalog.text;
+    tbl pg_catalog.text;
+    rel pg_catalog.regclass;
+    anchor pg_catalog.text;
+    kind pg_catalog.text;
+    fn pg_catalog.text;
+    fn_oid pg_catalog.oid;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'Citus is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'projection_offset_distribute() distributes the extension''s tables with Citus.',
+                  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first; without Citus the tables stay local and need nothing.';
+    END IF;
+    SELECT pg_catalog.quote_ident(ns.nspname) INTO ext
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) e.extnamespace
+     WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset';
+    anchor := ext OPERATOR(pg_catalog.||) '.projection_offset';
+
+    FOREACH tbl IN ARRAY '{projection_offset,projection_offset_checkpoint,projection_offset_position}'::pg_catalog.text[] LOOP
+        rel := (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) tbl)::pg_catalog.regclass;
+        EXECUTE 'SELECT p.partmethod::pg_catalog.text OPERATOR(pg_catalog.||) '':'''
+                ' OPERATOR(pg_catalog.||) COALESCE(pg_catalog.column_to_column_name(p.logicalrelid, p.partkey), '''')'
+                ' FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1'
+           INTO kind USING rel;
+        IF kind IS NULL THEN
+            -- The first table joins the default colocation group of text
+            -- distribution columns, so that read models distributed by
+            -- handler name can be colocated with it; the others follow it.
+            PERFORM pg_catalog.create_distributed_table(rel, 'handlerName',
+                colocate_with => CASE WHEN tbl OPERATOR(pg_catalog.=) 'projection_offset' THEN 'default' ELSE anchor END);
+            -- create_distributed_table copies the rows to the shards and
+            -- leaves them in the coordinator's table, hidden; drop them.
+            PERFORM pg_catalog.truncate_local_data_after_distributing_table(rel);
+        ELSIF kind OPERATOR(pg_catalog.<>) 'h:handlerName' THEN
+            RAISE EXCEPTION 'table % is already a Citus table, but not distributed by "handlerName"', rel
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Run projection_offset_undistribute() first, then projection_offset_distribute().';
+        END IF;
+    END LOOP;
+
+    -- Functions whose calls concern one handler: Citus may delegate an
+    -- autocommit call to the worker that holds that handler's shards.
+    FOREACH fn IN ARRAY ARRAY[
+        'offset_claim(text,text,text)', 'offset_claim_at(text,text,bigint,text)',
+        'offset_claim_batch(text[],text)',
+        'apply_with_offset(text,text,regprocedure,jsonb)', 'apply_with_offset(text,text,text,jsonb)',
+        'apply_with_offset_batch(text,regprocedure,jsonb)', 'apply_with_offset_batch(text,text,jsonb)',
+        'offset_release(text,text)', 'offset_reset(text)', 'offset_prune(text,timestamp with time zone)',
+        'offset_prune(text)', 'offset_checkpoint(text,bigint)'] LOOP
+        fn_oid := (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fn)::pg_catalog.regprocedure;
+        EXECUTE 'SELECT d.objid FROM pg_catalog.pg_dist_object d'
+                ' WHERE d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass'
+                ' AND d.objid OPERATOR(pg_catalog.=) $1 AND d.distribution_argument_index IS NOT NULL'
+                ' AND d.colocationid OPERATOR(pg_catalog.=) (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p'
+                '     WHERE p.logicalrelid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass)'
+           INTO fn_oid USING fn_oid, anchor;
+        IF NOT FOUND OR fn_oid IS NULL THEN
+            PERFORM pg_catalog.create_distributed_function(
+                (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fn)::pg_catalog.regprocedure,
+                distribution_arg_name => 'handler_name', colocate_with => anchor);
+        END IF;
+    END LOOP;
+END
+$distribute$;
+
+COMMENT ON FUNCTION @extschema@.projection_offset_distribute() IS
+    'with Citus: distributes the extension''s tables by "handlerName", colocated, and its per-handler functions on handler_name';
+
+-- The way back, and the step before DROP EXTENSION on a distributed
+-- install: DROP EXTENSION drops the coordinator's tables but leaves their
+-- shards on the workers. This keeps the rows, drops every shard, returns the
+-- tables to plain tables on the coordinator and stops delegating calls.
+CREATE FUNCTION @extschema@.projection_offset_undistribute()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $undistribute$
+DECLARE
+    ext pg_catalog.text;
+    ext_schema pg_catalog.text;
+    tbl pg_catalog.text;
+    rel pg_catalog.regclass;
+    is_citus pg_catalog.bool;
+    fn_sql pg_catalog.text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RETURN;  -- nothing can be distributed
+    END IF;
+    SELECT ns.nspname, pg_catalog.quote_ident(ns.nspname) INTO ext_schema, ext
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) e.extnamespace
+     WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset';
+
+    -- Calls are no longer delegated: Citus refuses an extension's function
+    -- without a distribution argument, so the registrations are deleted,
+    -- as Citus deletes them itself when a function is dropped, on every
+    -- node (each resolves its own OIDs). This needs a superuser, as
+    -- installing the extension did.
+    fn_sql := 'DELETE FROM pg_catalog.pg_dist_object d'
+              ' USING pg_catalog.pg_depend dep, pg_catalog.pg_extension e'
+              ' WHERE d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass'
+              ' AND d.distribution_argument_index IS NOT NULL'
+              ' AND dep.classid OPERATOR(pg_catalog.=) d.classid AND dep.objid OPERATOR(pg_catalog.=) d.objid'
+              ' AND dep.deptype OPERATOR(pg_catalog.=) ''e'' AND dep.refobjid OPERATOR(pg_catalog.=) e.oid'
+              ' AND e.extname OPERATOR(pg_catalog.=) ''projection_offset''';
+    EXECUTE fn_sql;
+    SELECT pg_catalog.string_agg(w.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) w.nodeport
+               OPERATOR(pg_catalog.||) ': ' OPERATOR(pg_catalog.||) w.result, '; ')
+      INTO fn_sql FROM pg_catalog.run_command_on_workers(fn_sql) w WHERE NOT w.success;
+    IF fn_sql IS NOT NULL THEN
+        RAISE EXCEPTION 'could not stop delegating calls on every worker'
+            USING ERRCODE = 'connection_failure', DETAIL = fn_sql,
+                  HINT = 'Bring the workers back and run projection_offset_undistribute() again.';
+    END IF;
+
+    FOREACH tbl IN ARRAY '{projection_offset_position,projection_offset_checkpoint,projection_offset}'::pg_catalog.text[] LOOP
+        rel := (ext OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) tbl)::pg_catalog.regclass;
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)'
+           INTO STRICT is_citus USING rel;
+        CONTINUE WHEN NOT is_citus;
+        -- undistribute_table() cannot rebuild a table that an extension
+        -- owns, so this does what Citus does when a distributed table is
+        -- dropped, keeping the table and its rows: the rows are read from
+        -- the shards, the shards and the metadata dropped on every node,
+        -- and the rows written back into the now local table.
+        EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE projection_offset_rows ON COMMIT DROP AS TABLE %s', rel);
+        PERFORM pg_catalog.master_remove_distributed_table_metadata_from_workers(rel, ext_schema, tbl);
+        PERFORM pg_catalog.citus_drop_all_shards(rel, ext_schema, tbl, false);
+        PERFORM pg_catalog.master_remove_partition_metadata(rel, ext_schema, tbl);
+        EXECUTE pg_catalog.format('DELETE FROM %1$s; INSERT INTO %1$s SELECT * FROM pg_temp.projection_offset_rows; DROP TABLE pg_temp.projection_offset_rows', rel);
+    END LOOP;
+END
+$undistribute$;
+
+COMMENT ON FUNCTION @extschema@.projection_offset_undistribute() IS
+    'with Citus: makes the extension''s tables local to the coordinator again, keeping their rows and dropping every shard; run it before DROP EXTENSION';
+
+-- Changing the layout of the whole cluster is for the extension's owner.
+REVOKE ALL ON FUNCTION @extschema@.projection_offset_distribute() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.projection_offset_undistribute() FROM PUBLIC;
+
+-- Projections that run themselves: a registry of handlers, each reading a
+-- source table of the caller's (its events), applied in the appending
+-- transaction (inline) and by the projection worker (async), which also
+-- catches inline handlers up after a pause or a rebuild.
+--
+-- One row per handler: its registration (dumped, so that a restore keeps
+-- it) and the worker's progress. "position" is the handler's cursor: every
+-- event of the source at or below it is applied or parked; NULL before the
+-- first event. The projector is kept as its signature text, schema-qualified,
+-- and resolved at each use: a reg* column other than regclass or regrole
+-- would stop pg_upgrade.
+CREATE TABLE @extschema@.projection_offset_handler (
+    handler_name text NOT NULL,
+    projector text NOT NULL,
+    source regclass NOT NULL,
+    id_column text NOT NULL,
+    type_column text NOT NULL,
+    payload_column text NOT NULL,
+    position_column text NOT NULL,
+    event_types text[],
+    mode text NOT NULL,
+    on_error text NOT NULL,
+    max_attempts integer NOT NULL,
+    batch_size integer NOT NULL,
+    run_as regrole NOT NULL,
+    state text NOT NULL DEFAULT 'running',
+    "position" bigint,
+    rebuild_target bigint,
+    behind_since timestamptz,
+    error_event text,
+    error_position bigint,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    last_error jsonb,
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT projection_offset_handler_pkey PRIMARY KEY (handler_name),
+    CONSTRAINT projection_offset_handler_mode_check CHECK (mode IN ('async', 'inline')),
+    CONSTRAINT projection_offset_handler_on_error_check CHECK (on_error IN ('stop', 'dead_letter')),
+    CONSTRAINT projection_offset_handler_state_check
+        CHECK (state IN ('running', 'paused', 'stopped', 'rebuilding')),
+    CONSTRAINT projection_offset_handler_max_attempts_check CHECK (max_attempts >= 1),
+    CONSTRAINT projection_offset_handler_batch_size_check CHECK (batch_size BETWEEN 1 AND 10000)
+);
+
+COMMENT ON TABLE @extschema@.projection_offset_handler IS
+    'registered projections: source, projector, mode, error policy, and the worker''s progress';
+
+-- Events whose projector kept failing, for handlers that park them
+-- (on_error = 'dead_letter'); projection_retry applies one again.
+CREATE TABLE @extschema@.projection_offset_dead_letter (
+    handler_name text NOT NULL,
+    event_id text NOT NULL,
+    "position" bigint,
+    sqlstate text NOT NULL,
+    message text NOT NULL,
+    detail text,
+    hint text,
+    context text,
+    attempts integer NOT NULL,
+    first_failure timestamptz NOT NULL,
+    last_failure timestamptz NOT NULL,
+    CONSTRAINT projection_offset_dead_letter_pkey PRIMARY KEY (handler_name, event_id)
+);
+
+COMMENT ON TABLE @extschema@.projection_offset_dead_letter IS
+    'events parked after their projector failed max_attempts times, with the last error';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projection_offset_handler', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projection_offset_dead_letter', '');
+
+-- Statement trigger on an async handler's source: wakes the database's
+-- projection worker when the appending transaction ends.
+CREATE FUNCTION @extschema@._projection_offset_wake()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'po_projection_offset_wake'
+LANGUAGE C VOLATILE SECURITY INVOKER;
+
+-- REGISTRY FUNCTIONS (projection_register, projection_unregister,
+-- projection_pause, projection_resume, projection_rebuild, projection_retry,
+-- the inline trigger function and the status view) follow here.

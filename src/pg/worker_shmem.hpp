@@ -1,0 +1,21 @@
+// Shared memory of the projection worker: one slot per database named in
+// projection_offset.worker_databases, with the latch of the worker that
+// serves it, so that appending transactions can wake it.
+#pragma once
+
+#include "guard.hpp"
+
+namespace po::pg {
+
+// From _PG_init, when loaded by shared_preload_libraries: reserves the
+// shared memory and registers one background worker per database.
+void worker_install();
+
+// Notes that the current transaction appended events to an async source;
+// when it commits or aborts, the worker of this database is woken.
+void worker_wake_at_transaction_end();
+
+// Whether a projection worker serves the current database now.
+bool worker_running_here();
+
+}  // namespace po::pg
