@@ -605,6 +605,7 @@ class Appenders:
     def __init__(self, source, clients, transactions=None, max_delay=0.02):
         self.source, self.transactions, self.max_delay = source, transactions, max_delay
         self.acked, self.rolled, self.in_doubt, self.errors = set(), set(), set(), []
+        self.disconnects = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self.client, args=(SEED + n,)) for n in range(clients)]
@@ -616,9 +617,14 @@ class Appenders:
         conn, done = None, 0
         while not self.stopping.is_set() and (self.transactions is None or done < self.transactions):
             ids, committing = [], False
-            try:
-                if conn is None:
+            if conn is None:
+                try:
                     conn = connect(autocommit=False)
+                except psycopg.OperationalError as e:
+                    with self.lock:
+                        self.errors.append(f"no connection for {DEADLINE:.0f} s: {e}")
+                    return
+            try:
                 for _ in range(rnd.randint(1, 2)):
                     ids += [i for i, _ in insert(conn, self.source, rnd.randint(1, 2), type=rnd.choice("ab"))]
                 time.sleep(rnd.random() * self.max_delay)
@@ -635,6 +641,7 @@ class Appenders:
             except psycopg.OperationalError:
                 with self.lock:
                     (self.in_doubt if committing else self.rolled).update(ids)
+                    self.disconnects += 1
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -657,13 +664,16 @@ class Appenders:
             t.join()
 
 
-def check_load(label, ap, source, handlers):
+def check_load(label, ap, source, handlers, crashes=False):
     """After a load: the clients' view against the table, then each handler."""
     present = {i for (i,) in db.rows(f"SELECT id::text FROM {source}")}
     lost = ap.acked - present
     resurrected = ap.rolled & present
     print(f"    {label}: {len(ap.acked)} events committed, {len(ap.rolled)} rolled back, "
-          f"{len(ap.in_doubt)} in doubt ({len(ap.in_doubt & present)} of them committed), {len(present)} in the table")
+          f"{len(ap.in_doubt)} in doubt ({len(ap.in_doubt & present)} of them committed), {len(present)} in the table, "
+          f"{ap.disconnects} connections lost")
+    if not crashes:
+        ap.errors += [f"{ap.disconnects} connections lost"] if ap.disconnects else []
     check(not ap.errors and not lost and not resurrected and ap.acked,
           f"{label}: every acknowledged event is in the table, no rolled-back one, no client error",
           f"lost {len(lost)}, rolled back but present {len(resurrected)}, errors {ap.errors[:3]}")
@@ -728,7 +738,7 @@ def scenario_crash():
     n = recoveries() - recoveries_before
     check(n == kills + stops, "crash: the server log shows one crash recovery per kill and per immediate shutdown",
           f"{n} recoveries, {kills + stops} expected")
-    check_load("crash", ap, "ev_crash", [("crash_each", None), ("crash_set", None)])
+    check_load("crash", ap, "ev_crash", [("crash_each", None), ("crash_set", None)], crashes=True)
 
 
 SCENARIOS = [scenario_basic, scenario_inline, scenario_commit_order, scenario_errors,
@@ -744,6 +754,12 @@ def main():
     register("probe", "ev_probe")
     check(wait_until(lambda: worker_pid() is not None, "the worker in pg_stat_activity"),
           "the projection worker runs (pg_stat_activity backend_type projection_offset...)")
+    # Without a worker that applies anything, every scenario would only wait
+    # for its deadlines.
+    if not worker_round():
+        check(False, "the worker applies the probe handler's events; the scenarios are not run")
+        print(f"worker: {passed} passed, {failed} failed")
+        return 1
     chosen = os.environ.get("PO_WORKER_SCENARIOS", "").split()
     for scenario in SCENARIOS:
         if chosen and scenario.__name__[len("scenario_"):] not in chosen:
