@@ -10,6 +10,8 @@ each check reads what really happened:
   basic         an async handler applies every event once, in position order,
                 those appended before its registration too, in transactions of
                 the worker's own, as the registering role
+  wakeup        with a naptime of an hour, an INSERT's and a COPY's commit wake
+                the worker: their events are applied within the deadline
   inline        an inline handler applies in the appending transaction; while
                 paused it does not, and the worker catches it up on resume
   commit_order  a transaction that drew a position and has not committed holds
@@ -194,6 +196,8 @@ CREATE ROLE po_app LOGIN;
 GRANT CREATE ON SCHEMA public TO po_app;
 GRANT ALL ON ALL TABLES IN SCHEMA public TO po_app;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO po_app;
+GRANT EXECUTE ON FUNCTION projection_register(text, regprocedure, regclass, text, text, text, text, text[],
+                                              text, text, integer, integer) TO po_app;
 """
 
 SOURCES = {}  # source table -> type of its id column
@@ -391,6 +395,34 @@ def scenario_inline():
     later = [i for i, _ in append("ev_inline", 1)]
     check(all_applied("inline", later), "inline: applied inline again after resume")
     exactly_once("inline", "ev_inline")
+
+
+def scenario_wakeup():
+    """With a naptime of an hour, only the wake-up at the appending
+    transaction's end can bring the worker within the deadline."""
+    make_source("ev_wake")
+    register("wake", "ev_wake")
+    db.run("ALTER SYSTEM SET projection_offset.worker_naptime = '1h'")
+    db.run("SELECT pg_reload_conf()")
+    try:
+        # Two probe rounds: the worker has gone through its loop, and read
+        # the new setting, since the reload.
+        worker_round()
+        ids = [i for i, _ in append("ev_wake", 2)]
+        check(wait_until(lambda: all_applied("wake", ids), "the woken worker"),
+              "wake-up: an INSERT's commit wakes the worker (naptime 1 h)")
+        copied = [str(uuid.uuid4()) for _ in range(2)]
+        with connect(autocommit=False) as conn:
+            with conn.cursor().copy("COPY ev_wake (id, type, payload) FROM STDIN") as copy:
+                for i in copied:
+                    copy.write_row((i, "t", "{}"))
+            conn.commit()
+        check(wait_until(lambda: all_applied("wake", copied), "the woken worker"),
+              "wake-up: a COPY's commit wakes the worker (naptime 1 h)")
+        exactly_once("wake", "ev_wake")
+    finally:
+        db.run("ALTER SYSTEM RESET projection_offset.worker_naptime")
+        db.run("SELECT pg_reload_conf()")
 
 
 def held_back(handler, ids, what):
@@ -741,7 +773,7 @@ def scenario_crash():
     check_load("crash", ap, "ev_crash", [("crash_each", None), ("crash_set", None)], crashes=True)
 
 
-SCENARIOS = [scenario_basic, scenario_inline, scenario_commit_order, scenario_errors,
+SCENARIOS = [scenario_basic, scenario_wakeup, scenario_inline, scenario_commit_order, scenario_errors,
              scenario_pause_rebuild, scenario_stress, scenario_crash]
 
 
