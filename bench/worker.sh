@@ -32,7 +32,8 @@
 # Low load: one client at 50 appends/s on average (pgbench -R 50, one every
 # 20 ms); high load: C clients as fast as they go. After each load the worker
 # is waited for until it has caught up; p50, p99 and max over all the events
-# of that load.
+# of that load, and the worker's applied/s over it (from the first commit to
+# the last projector call; below appends/s when the appends outran it).
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -161,8 +162,10 @@ latency() {
         SELECT '$label', count(*), round(count(*) / $SECONDS_PER_LOAD::numeric),
                round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
                round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
-               round(max(ms)::numeric, 1)
-          FROM (SELECT extract(epoch FROM a.applied_at - pg_xact_commit_timestamp(e.xmin)) * 1000 AS ms
+               round(max(ms)::numeric, 1),
+               round(count(*) / extract(epoch FROM max(applied_at) - min(committed_at))::numeric)
+          FROM (SELECT extract(epoch FROM a.applied_at - pg_xact_commit_timestamp(e.xmin)) * 1000 AS ms,
+                       a.applied_at, pg_xact_commit_timestamp(e.xmin) AS committed_at
                   FROM stream_events e JOIN applied a ON a.event_id = e.id::text
                  WHERE e.\"position\" > $before) s" >>"$OUT/worker-latency.tsv"
     tail -n 1 "$OUT/worker-latency.tsv"
@@ -187,9 +190,11 @@ client_eps=$(median 3)
     echo
     echo "latency: from an event's commit to its projector, $SECONDS_PER_LOAD s of load each"
     echo
-    echo "| load | events | appends/s | p50 ms | p99 ms | max ms |"
-    echo "|---|---|---|---|---|---|"
+    echo "| load | events | appends/s | applied/s | p50 ms | p99 ms | max ms |"
+    echo "|---|---|---|---|---|---|---|"
     awk -F'\t' -v c="$CLIENTS" '{
         label = ($1 == "low") ? "low: 1 client, one append every ~20 ms" : "high: " c " pgbench clients"
-        printf "| %s | %s | %s | %s | %s | %s |\n", label, $2, $3, $4, $5, $6 }' "$OUT/worker-latency.tsv"
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", label, $2, $3, $7, $4, $5, $6 }' "$OUT/worker-latency.tsv"
+    echo
+    echo "applied/s: the events of the load over the time from the first commit to the last projector call"
 } | tee "$OUT/worker.txt"
