@@ -503,6 +503,15 @@ $rebuild$;
 COMMENT ON FUNCTION @extschema@.projection_rebuild(text) IS
     'forgets a handler''s offsets and dead letters and replays its source from the start up to its current last position';
 
+-- The registered projector, resolved now: NULL when no function has that
+-- signature any more. The signature was written with the search_path
+-- pinned to pg_catalog, and is read back so, whatever the caller's.
+CREATE FUNCTION @extschema@._projection_offset_projector(projector text)
+RETURNS regprocedure
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT to_regprocedure(projector) $$;
+
 -- Applies a parked event, or the event a handler fails on, again, in the
 -- caller's transaction and as the caller. True if the projector applied it
 -- now; false if it was neither parked nor failing, or already applied.
@@ -577,7 +586,7 @@ BEGIN
                         h.source
             USING ERRCODE = 'undefined_object';
     END IF;
-    fn := pg_catalog.to_regprocedure(h.projector);
+    EXECUTE pg_catalog.format('SELECT %s._projection_offset_projector($1)', ext) INTO fn USING h.projector;
     IF fn IS NULL THEN
         RAISE EXCEPTION 'projector function % of projection handler "%" does not exist', h.projector, handler_name
             USING ERRCODE = 'undefined_function';

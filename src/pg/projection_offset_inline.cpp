@@ -37,10 +37,11 @@ struct InlineHandler {
     int64 batch_size = 500;
 };
 
-// The inline handlers of a source that are running, in name order.
-// %1$s is the extension's schema.
+// The inline handlers of a source that are running, in name order, with
+// their projectors resolved now (as the signature was written, with the
+// search_path pinned to pg_catalog). %1$s is the extension's schema.
 constexpr const char* kHandlersSql =
-    "SELECT h.handler_name, h.projector, pg_catalog.to_regprocedure(h.projector)::pg_catalog.oid,"
+    "SELECT h.handler_name, h.projector, %1$s._projection_offset_projector(h.projector)::pg_catalog.oid,"
     "       h.id_column, h.type_column, h.payload_column, h.position_column, h.event_types,"
     "       h.batch_size::pg_catalog.int8"
     " FROM %1$s.projection_offset_handler h"
