@@ -670,12 +670,13 @@ COMMENT ON VIEW @extschema@.projection_offset_status IS
     'per handler: offsets recorded, first and last appliedAt, checkpoint; for registered handlers, state, cursor, lag and last error';
 
 -- Privileges. Managing projections is for the extension's owner and the
--- roles it grants EXECUTE (revoked from PUBLIC here) and the rights on the
--- tables each function writes: projection_offset_handler (all six), and
--- projection_offset_dead_letter (unregister, rebuild, retry). Registering
--- also needs TRIGGER and SELECT on the source and EXECUTE on the projector;
--- unregistering the last handler of a mode drops its trigger, which needs
--- ownership of the source; rebuilding runs offset_reset.
+-- roles it grants EXECUTE (revoked from PUBLIC here) and the rights on what
+-- each function reads and writes (docs/reference.md, Privileges):
+-- projection_offset_handler, projection_offset_dead_letter, the source
+-- (registering needs TRIGGER and SELECT on it, and EXECUTE on the
+-- projector; dropping the last trigger of a mode needs its ownership), and
+-- offset_reset's for a rebuild. The trigger functions keep EXECUTE for
+-- PUBLIC: CREATE TRIGGER checks it for the registering role.
 REVOKE ALL ON FUNCTION @extschema@.projection_register(text, regprocedure, regclass, text, text, text, text, text[], text, text, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.projection_unregister(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.projection_pause(text) FROM PUBLIC;

@@ -136,7 +136,8 @@ std::vector<InlineHandler> running_inline_handlers(const std::string& schema, Oi
     });
     std::vector<InlineHandler> handlers;
     if (result.rows == 0) return handlers;
-    if (result.table == nullptr || result.table->numvals != result.rows || result.table->tupdesc->natts != 9) {
+    if (result.table == nullptr || result.table->numvals != result.rows ||
+        result.table->tupdesc->natts != 9) {
         raise(Problem{"XX000", "unexpected result of the inline handlers of a source", "", ""});
     }
     // The table stays allocated until SPI_finish: event_types points into it.
@@ -189,7 +190,8 @@ Oid batch_function(Oid nsp) {
     return pg_call([nsp]() noexcept {
         const char* schema = get_namespace_name(nsp);
         Oid argtypes[3] = {TEXTOID, REGPROCEDUREOID, JSONBOID};
-        List* name = list_make2(makeString(pstrdup(schema ? schema : "")), makeString(pstrdup("apply_with_offset_batch")));
+        List* name = list_make2(makeString(pstrdup(schema ? schema : "")),
+                                makeString(pstrdup("apply_with_offset_batch")));
         const Oid fn = LookupFuncName(name, 3, argtypes, false);
 #if PG_VERSION_NUM >= 160000
         AclResult acl = object_aclcheck(ProcedureRelationId, fn, GetUserId(), ACL_EXECUTE);
@@ -202,9 +204,7 @@ Oid batch_function(Oid nsp) {
     });
 }
 
-void inline_error_context(void* arg) {
-    errcontext("%s", static_cast<const char*>(arg));
-}
+void inline_error_context(void* arg) { errcontext("%s", static_cast<const char*>(arg)); }
 
 // Applies one array of events for a handler; an error gets a context line
 // naming the handler and the table.
@@ -237,23 +237,25 @@ void apply_events(FmgrInfo* batch, const InlineHandler& handler, Datum events, c
 void apply_handler(const InlineHandler& handler, FmgrInfo* batch, const std::string& transition_table,
                    const std::string& table_name) {
     if (handler.projector == InvalidOid) {
-        raise(Problem{sqlstate::undefined_function,
-                      "projector function " + excerpt(handler.projector_name, 256) + " of projection handler \"" +
-                          excerpt(handler.name) + "\" does not exist",
-                      "Inserting into " + table_name + " applies its events to the inline handlers of the table.",
-                      "Create the function again, or pause or unregister the handler."});
+        raise(Problem{
+            sqlstate::undefined_function,
+            "projector function " + excerpt(handler.projector_name, 256) + " of projection handler \"" +
+                excerpt(handler.name) + "\" does not exist",
+            "Inserting into " + table_name + " applies its events to the inline handlers of the table.",
+            "Create the function again, or pause or unregister the handler."});
     }
     const std::string sql = [&] {
-        const std::string t = transition_table, id = quoted(handler.id_column), type = quoted(handler.type_column),
-                          payload = quoted(handler.payload_column), pos = quoted(handler.position_column);
+        const std::string t = transition_table, id = quoted(handler.id_column),
+                          type = quoted(handler.type_column), payload = quoted(handler.payload_column),
+                          pos = quoted(handler.position_column);
         const char* parts[5] = {t.c_str(), id.c_str(), type.c_str(), payload.c_str(), pos.c_str()};
         const char* text = pg_call([&]() noexcept {
             return psprintf(kEventsSql, parts[0], parts[1], parts[2], parts[3], parts[4]);
         });
         return std::string(text);
     }();
-    const std::string context = "projection_offset inline handler \"" + excerpt(handler.name) + "\" on table " +
-                                table_name;
+    const std::string context =
+        "projection_offset inline handler \"" + excerpt(handler.name) + "\" on table " + table_name;
 
     const char* sql_c = sql.c_str();
     const Datum types = handler.event_types;
@@ -264,7 +266,8 @@ void apply_handler(const InlineHandler& handler, FmgrInfo* batch, const std::str
         Datum values[2] = {types, Int64GetDatum(batch_size)};
         const char nulls[2] = {all_types ? 'n' : ' ', ' '};
         Portal p = SPI_cursor_open_with_args(nullptr, sql_c, 2, argtypes, values, nulls, false, 0);
-        if (p == nullptr) elog(ERROR, "SPI_cursor_open_with_args failed: %s", SPI_result_code_string(SPI_result));
+        if (p == nullptr)
+            elog(ERROR, "SPI_cursor_open_with_args failed: %s", SPI_result_code_string(SPI_result));
         return p;
     });
     for (;;) {
@@ -279,14 +282,16 @@ void apply_handler(const InlineHandler& handler, FmgrInfo* batch, const std::str
         const Fetched f = pg_call([portal]() noexcept {
             SPI_cursor_fetch(portal, true, 1);
             Fetched out{SPI_processed, false, true, 0, SPI_tuptable};
-            if (out.rows == 1 && out.table != nullptr && out.table->numvals == 1 && out.table->tupdesc->natts == 1) {
+            if (out.rows == 1 && out.table != nullptr && out.table->numvals == 1 &&
+                out.table->tupdesc->natts == 1) {
                 out.ok = true;
                 out.events = SPI_getbinval(out.table->vals[0], out.table->tupdesc, 1, &out.isnull);
             }
             return out;
         });
         if (f.rows == 0) break;
-        if (!f.ok || f.isnull) raise(Problem{"XX000", "unexpected result of the events of an inline handler", "", ""});
+        if (!f.ok || f.isnull)
+            raise(Problem{"XX000", "unexpected result of the events of an inline handler", "", ""});
         apply_events(batch, handler, f.events, context);
         SPITupleTable* table = f.table;
         pg_call([table]() noexcept { SPI_freetuptable(table); });
@@ -304,16 +309,19 @@ Datum projection_offset_inline(FunctionCallInfo fcinfo) {
     const std::string schema = quoted_schema(nsp);
     const Oid source = pg_call([data]() noexcept { return RelationGetRelid(data->tg_relation); });
     const std::string table_name = pg_call([data]() noexcept {
-        return static_cast<const char*>(quote_qualified_identifier(
-            get_namespace_name(RelationGetNamespace(data->tg_relation)), RelationGetRelationName(data->tg_relation)));
+        return static_cast<const char*>(
+            quote_qualified_identifier(get_namespace_name(RelationGetNamespace(data->tg_relation)),
+                                       RelationGetRelationName(data->tg_relation)));
     });
-    const std::string transition_table =
-        pg_call([data]() noexcept { return static_cast<const char*>(quote_identifier(data->tg_trigger->tgnewtable)); });
+    const std::string transition_table = pg_call([data]() noexcept {
+        return static_cast<const char*>(quote_identifier(data->tg_trigger->tgnewtable));
+    });
 
     pg_call([data]() noexcept {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
         const int rc = SPI_register_trigger_data(data);
-        if (rc != SPI_OK_TD_REGISTER) elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(rc));
+        if (rc != SPI_OK_TD_REGISTER)
+            elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(rc));
     });
     const std::vector<InlineHandler> handlers = running_inline_handlers(schema, source);
     if (!handlers.empty()) {
