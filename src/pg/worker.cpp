@@ -205,12 +205,13 @@ Handler read_handler(const std::string& name, bool lock, bool* found) {
 }
 
 // The source's statements for this handler's configuration, prepared as
-// the worker's own role; they run as the handler's.
-void prepare_source(const Handler& h, SourcePlans& plans) {
+// the worker's own role; they run as the handler's. Returns whether they
+// were (re)built.
+bool prepare_source(const Handler& h, SourcePlans& plans) {
     const std::string key = std::to_string(h.source) + '\x1f' + h.id_column + '\x1f' + h.type_column + '\x1f' +
                             h.payload_column + '\x1f' + h.position_column + '\x1f' +
                             (h.event_types ? "t" : "f") + '\x1f' + std::to_string(own.nsp);
-    if (plans.key == key && plans.apply.ready()) return;
+    if (plans.key == key && plans.apply.ready()) return false;
     plans.key.clear();
     const Oid source = h.source;
     const char* relation = pg_call([source]() noexcept -> const char* {
@@ -244,6 +245,7 @@ void prepare_source(const Handler& h, SourcePlans& plans) {
         6, types);
     plans.peek.prepare("SELECT " + id + ", " + position + where, 5, types);
     plans.key = key;
+    return true;
 }
 
 // The transactions writing to the source (or a partition of it) now.
@@ -532,7 +534,8 @@ StepResult step(const std::string& name, Memory& m) {
         result.wake_at = m.error_retry_at;
         return result;
     }
-    prepare_source(h, m.plans);
+    // Another source or configuration: what was known of the old one goes.
+    if (prepare_source(h, m.plans)) m.pending = false;
     const int64_t cursor = h.position.value_or(kBeforeFirst);
 
     if (!m.pending) {
