@@ -157,7 +157,9 @@ void prepare_own(Oid nsp) {
             " hint = EXCLUDED.hint, context = EXCLUDED.context, attempts = EXCLUDED.attempts,"
             " last_failure = EXCLUDED.last_failure",
         11, park_types);
-    own.resolve.prepare("SELECT pg_catalog.to_regprocedure($1)::pg_catalog.oid", 1, text1);
+    // The stored signature resolved as the registry does, with the path
+    // pinned to pg_catalog.
+    own.resolve.prepare("SELECT " + std::string(nspname) + "._projection_offset_projector($1)::pg_catalog.oid", 1, text1);
     const Oid error_types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     own.handler_error.prepare(
         "UPDATE " + h +
