@@ -799,6 +799,7 @@ DECLARE
     trigger_name text;
     trigger_function regprocedure;
     existing oid;
+    distributed boolean := false;
 BEGIN
     missing := CASE WHEN handler_name IS NULL THEN 'handler_name'
                     WHEN projector IS NULL THEN 'projector'
@@ -896,6 +897,18 @@ BEGIN
         RAISE EXCEPTION 'table % is temporary', source USING ERRCODE = 'feature_not_supported',
             HINT = 'The projection worker runs in a session of its own: register a permanent table.';
     END IF;
+    -- Citus runs no triggers on distributed tables: the worker finds an
+    -- async handler's events by its poll (projection_offset.worker_naptime)
+    -- instead of being woken, and inline mode cannot run there.
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p'
+                ' WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)' INTO distributed USING source;
+    END IF;
+    IF distributed AND mode = 'inline' THEN
+        RAISE EXCEPTION 'inline mode is not supported on distributed table %', source
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Register the handler in async mode: the projection worker reads distributed tables.';
+    END IF;
     IF NOT has_table_privilege(source, 'TRIGGER') THEN
         RAISE EXCEPTION 'permission denied for table %', source USING ERRCODE = 'insufficient_privilege',
             DETAIL = 'Registering a handler creates a trigger on its source, which needs the TRIGGER privilege.';
@@ -985,7 +998,9 @@ BEGIN
         trigger_function := format('%s._projection_offset_inline()', ext)::regprocedure;
     END IF;
     SELECT t.tgfoid INTO existing FROM pg_trigger t WHERE t.tgrelid = source AND t.tgname = trigger_name;
-    IF NOT FOUND THEN
+    IF distributed THEN
+        NULL;
+    ELSIF NOT FOUND THEN
         IF mode = 'async' THEN
             EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s',
                            trigger_name, source, trigger_function);
