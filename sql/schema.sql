@@ -50,6 +50,19 @@ SELECT * FROM offsets.assert_projector_idempotent('public.claiming(pg_catalog.te
     '[{"event_id": "s-h1", "payload": {"a": 1}}, {"event_id": "s-h2"}]', 3,
     'SELECT pg_catalog.count(*) FROM public.schema_hits');
 
+-- The registry too: an inline handler applies through the trigger, and a
+-- parked event is retried, under the hostile search_path.
+CREATE TABLE public.schema_events (position bigserial, id pg_catalog.text NOT NULL,
+                                   type pg_catalog.text NOT NULL, payload pg_catalog.jsonb NOT NULL);
+SELECT offsets.projection_register('schema-inline', 'public.hit(pg_catalog.text,pg_catalog.jsonb)',
+                                   'public.schema_events', event_types => '{t}', mode => 'inline');
+INSERT INTO public.schema_events (id, type, payload) VALUES ('s-i1', 't', '{}'), ('s-i2', 'u', '{}');
+INSERT INTO offsets.projection_offset_dead_letter
+VALUES ('schema-inline', 's-i2', 2, 'XX000', 'parked', NULL, NULL, NULL, 1, pg_catalog.now(), pg_catalog.now());
+SELECT offsets.projection_retry('schema-inline', 's-i2');
+SELECT handler_name, offsets, state, lag_events FROM offsets.projection_offset_status
+WHERE handler_name OPERATOR(pg_catalog.=) 'schema-inline';
+
 RESET search_path;
 SELECT count(*) AS hostile_rows FROM hostile.projection_offset;
 SELECT "eventId" FROM offsets.projection_offset ORDER BY 1;
@@ -59,6 +72,11 @@ SELECT * FROM public.schema_hits;
 ALTER SCHEMA offsets RENAME TO offsets_renamed;
 SELECT offsets_renamed.offset_claim('s-5', 'schema-test');
 SELECT count(*) FROM offsets_renamed.projection_offset;
+-- So does the inline trigger, and the registry functions.
+INSERT INTO public.schema_events (id, type, payload) VALUES ('s-i3', 't', '{}');
+SELECT * FROM public.schema_hits;
+SELECT offsets_renamed.projection_unregister('schema-inline');
+DROP TABLE public.schema_events;
 
 -- Back to the default installation for the suites that follow.
 DROP EXTENSION projection_offset;

@@ -14,6 +14,9 @@
 --       delete from (offset_reset and offset_prune(handler) also read or
 --       delete the checkpoint)
 --   projection_offset_status: SELECT on the view
+--   projection_register and the other projection_* functions: see
+--       sql/registry.sql; appending to an inline handler's source:
+--       sql/inline.sql
 -- A role without a right gets SQLSTATE 42501 and nothing is written.
 \set VERBOSITY default
 \set SHOW_CONTEXT never
@@ -73,7 +76,8 @@ END
 $$;
 
 -- EXECUTE as installed: PUBLIC may call everything but offset_reset,
--- offset_prune and projection_offset_counters_reset.
+-- offset_prune, the counters, the Citus functions and the functions that
+-- manage registered projections (their privileges: sql/registry.sql).
 SELECT p.oid::regprocedure AS function,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
 FROM pg_proc p

@@ -6,6 +6,7 @@
 #include "server_encoding.hpp"
 #include "spi.hpp"
 #include "sql_projector.hpp"
+#include "worker_shmem.hpp"
 #include "../core/validate.hpp"
 
 extern "C" {
@@ -30,6 +31,7 @@ extern "C" void _PG_init(void) {
     po::pg::define_replaying_setting();
     po::pg::define_sql_projector_setting();
     po::pg::counters::install_hooks();
+    po::pg::worker_install();
     MarkGUCPrefixReserved("projection_offset");
 
     // Shortened ids and names in messages are cut by the database encoding.

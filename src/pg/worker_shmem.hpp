@@ -7,15 +7,26 @@
 
 namespace po::pg {
 
-// From _PG_init, when loaded by shared_preload_libraries: reserves the
-// shared memory and registers one background worker per database.
+// From _PG_init: defines the worker's settings and, when loaded by
+// shared_preload_libraries, reserves the shared memory and registers one
+// background worker per database.
 void worker_install();
 
 // Notes that the current transaction appended events to an async source;
 // when it commits or aborts, the worker of this database is woken.
 void worker_wake_at_transaction_end();
 
+// Wakes the worker of this database now.
+void worker_wake_now();
+
 // Whether a projection worker serves the current database now.
 bool worker_running_here();
+
+// The worker of slot `slot` announces itself (its database, pid and latch)
+// or withdraws.
+void worker_publish(int slot, bool present);
+
+// projection_offset.worker_naptime, in milliseconds.
+int worker_naptime();
 
 }  // namespace po::pg

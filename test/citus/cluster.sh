@@ -45,6 +45,10 @@ citus_cluster_start() {
             echo "fsync = on"
             echo "citus.shard_count = 8"
             echo "citus.log_remote_commands = off"
+            # The projection worker runs on the coordinator. It starts before
+            # the database exists and is restarted until it does.
+            [ "$i" != 0 ] || echo "projection_offset.worker_databases = '$CITUS_DB'"
+            [ "$i" != 0 ] || echo "projection_offset.worker_naptime = 100ms"
         } >>"$dir/postgresql.conf"
         # Trust on loopback only: the nodes connect to each other over TCP.
         echo "host all all 127.0.0.1/32 trust" >"$dir/pg_hba.conf"

@@ -217,6 +217,49 @@ check "every event of the batches applied" 2400 "$(nq 0 -c "SELECT count(*) FROM
 check "no prepared transaction left on any node" "0|0|0|" \
     "$(for i in 0 1 2; do nq "$i" -c "SELECT count(*) FROM pg_prepared_xacts"; done | tr '\n' '|')"
 
+say "citus: the projection worker on a distributed source"
+# Appends go through the coordinator, whose sequence draws the positions and
+# whose lock on the distributed table is the writer lock the worker waits
+# on. Citus runs no triggers there: the worker polls every 100 ms.
+nq 0 >/dev/null <<'SQL'
+CREATE TABLE wevents (id text NOT NULL, type text NOT NULL, payload jsonb NOT NULL, position bigserial NOT NULL);
+CREATE INDEX ON wevents (position);
+SELECT create_distributed_table('wevents', 'id');
+CREATE TABLE wapplied (event_id text NOT NULL, pos bigint NOT NULL, seq bigserial);
+CREATE FUNCTION project_w(event_id text, payload jsonb) RETURNS void LANGUAGE sql
+AS $$ INSERT INTO wapplied (event_id, pos) VALUES (event_id, (payload->>'n')::bigint) $$;
+SQL
+check "inline mode is refused on a distributed source" "0A000" \
+    "$(nq 0 -v VERBOSITY=verbose -c "SELECT projection_register('w-inline', 'project_w(text,jsonb)', 'wevents', mode => 'inline')" 2>&1 \
+       | sed -n 's/^ERROR:  \([0-9A-Z]*\): .*/\1/p')"
+nq 0 -c "SELECT projection_register('w-async', 'project_w(text,jsonb)', 'wevents', batch_size => 100)" >/dev/null
+check "async registration creates no trigger on the distributed table" "0" \
+    "$(nq 0 -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'wevents'::regclass AND NOT tgisinternal")"
+nq 0 -c "INSERT INTO wevents (id, type, payload) SELECT 'w' || g, 't', jsonb_build_object('n', g) FROM generate_series(1, 500) g" >/dev/null
+# waits up to 60 s for a condition (a query returning t)
+wait_for() {
+    local i
+    for i in $(seq 1 600); do [ "$(nq 0 -c "$1")" = t ] && return 0; sleep 0.1; done
+    return 1
+}
+wait_for "SELECT count(*) = 500 FROM wapplied"
+check "500 events applied once each, in position order" "500|500|t" \
+    "$(nq 0 -c "SELECT count(*), count(DISTINCT event_id), bool_and(ordered) FROM (SELECT event_id, pos > coalesce(lag(pos) OVER (ORDER BY seq), 0) AS ordered FROM wapplied) a")"
+# A transaction that drew a lower position stays open while a later one commits.
+(nq 0 -c "BEGIN" -c "INSERT INTO wevents (id, type, payload) VALUES ('early', 't', '{\"n\": 1001}')" \
+      -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &)
+wait_for "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'PgSleep')"
+nq 0 -c "INSERT INTO wevents (id, type, payload) VALUES ('late', 't', '{\"n\": 1002}')" >/dev/null
+# The worker has seen 'late' committed: its handler is behind, not caught up.
+wait_for "SELECT behind_since IS NOT NULL FROM projection_offset_handler WHERE handler_name = 'w-async'"
+check "while the earlier transaction is open, the later event waits" "0" \
+    "$(nq 0 -c "SELECT count(*) FROM wapplied WHERE event_id IN ('early', 'late')")"
+wait_for "SELECT count(*) = 2 FROM wapplied WHERE event_id IN ('early', 'late')"
+check "after its commit both are applied, the earlier first" "early,late" \
+    "$(nq 0 -c "SELECT string_agg(event_id, ',' ORDER BY seq) FROM wapplied WHERE event_id IN ('early', 'late')")"
+check "each offset recorded once, in the distributed offset table" "502" \
+    "$(nq 0 -c "SELECT count(*) FROM projection_offset WHERE \"handlerName\" = 'w-async'")"
+
 say "citus: figures, plain against delegated (pgbench, 5 s each, 2 clients)"
 cat >"$work/claim_delegated.sql" <<'SQL'
 \set e random(1, 1000000000)

@@ -1,0 +1,823 @@
+// The projection worker: a background worker per database that applies
+// each async (and, after a pause or a rebuild, inline) handler's new events
+// from its source in position order, through apply_with_offset_batch.
+//
+// No event is skipped, whatever the order in which appending transactions
+// commit. The worker applies a handler's events only up to a safe position:
+//   1. it reads M, the highest position visible in a new snapshot;
+//   2. then it lists the transactions that hold a lock on the source (or a
+//      partition of it) that conflicts with SHARE: its writers (VACUUM and
+//      autovacuum aside, which never insert);
+//   3. once every one of them has ended, every position <= M is final.
+// A position p <= M was drawn from the sequence (CACHE 1, in the statement
+// that inserts the event) no later than M. Its transaction took
+// RowExclusiveLock on the source before drawing p and keeps it until it
+// ends. M was committed before the list was made, so that transaction had
+// either ended by then or is on the list. A rolled-back transaction's gap
+// is final once it ends; nothing ever waits for a gap to fill.
+//
+// Each batch is one transaction: the events, their offsets and the
+// handler's cursor commit together, so a crash at any point loses or
+// repeats nothing (a repeat would meet its offsets anyway).
+#include <algorithm>
+
+#include "worker_shmem.hpp"
+#include "worker_spi.hpp"
+#include "../core/worker_policy.hpp"
+
+extern "C" {
+#include "postmaster/interrupt.h"
+#include "utils/guc.h"
+#include "utils/wait_event.h"
+
+PGDLLEXPORT void po_projection_worker_main(Datum main_arg);
+}
+
+namespace po::pg::worker {
+
+namespace {
+
+constexpr int64_t kBeforeFirst = PG_INT64_MIN;  // the cursor of a handler with none
+constexpr int kWriterPollCeilingMs = 64;
+
+// The worker's own statements, on the extension's tables.
+struct OwnPlans {
+    Oid nsp = InvalidOid;
+    KeptPlan list, read, lock, progress, behind, park, resolve, handler_error;
+};
+
+// A handler's registration and progress, as read at the start of a step.
+struct Handler {
+    std::string name, projector, state;
+    Oid source = InvalidOid, run_as = InvalidOid;
+    std::string id_column, type_column, payload_column, position_column;
+    std::optional<Datum> event_types;  // text[] in the step's memory
+    bool dead_letter = false;
+    int max_attempts = 1, batch_size = 500;
+    std::optional<int64_t> position, rebuild_target;
+    std::optional<TimestampTz> behind_since, next_attempt_at, first_failure;
+    std::optional<std::string> error_event;
+    std::optional<int64_t> error_position;
+    int attempts = 0;
+};
+
+// The plans that read a handler's source, built for one configuration.
+struct SourcePlans {
+    std::string key;
+    KeptPlan max_position, apply, peek;
+};
+
+// What the worker remembers of a handler between steps.
+struct Memory {
+    bool pending = false;      // a safe position is being established
+    int64_t pending_max = 0;   // M
+    std::vector<VirtualTransactionId> writers;
+    TimestampTz observed_at = 0;
+    bool behind_marked = false;
+    TimestampTz error_retry_at = 0;  // after an error outside any event
+    SourcePlans plans;
+};
+
+struct StepResult {
+    bool progressed = false;
+    bool waiting_for_writers = false;
+    TimestampTz wake_at = 0;  // a retry is due then
+};
+
+OwnPlans own;
+std::unordered_map<std::string, Memory>* memory = nullptr;
+MemoryContext step_context = nullptr;
+
+std::string quote_ident(const std::string& name) {
+    const char* text = name.c_str();
+    const char* quoted = pg_call([text]() noexcept { return quote_identifier(text); });
+    return quoted;
+}
+
+// The extension's schema in this database, or InvalidOid when it is not
+// installed there (or predates the registry).
+Oid extension_schema() {
+    static KeptPlan* find = nullptr;
+    if (find == nullptr) {
+        find = new KeptPlan();
+        find->prepare("SELECT e.extnamespace FROM pg_catalog.pg_extension e"
+                      " WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset'",
+                      0, nullptr);
+    }
+    if (find->run(nullptr, nullptr, 1) != 1) return InvalidOid;
+    const Oid nsp = static_cast<Oid>(int64_at(0, 1).value_or(0));
+    const bool has_registry = pg_call(
+        [nsp]() noexcept { return OidIsValid(get_relname_relid("projection_offset_handler", nsp)); });
+    return has_registry ? nsp : InvalidOid;
+}
+
+void prepare_own(Oid nsp) {
+    if (own.nsp == nsp && own.list.ready()) return;
+    own.nsp = nsp;
+    const char* nspname = pg_call([nsp]() noexcept { return quote_identifier(get_namespace_name(nsp)); });
+    const std::string h = std::string(nspname) + ".projection_offset_handler";
+    const std::string dl = std::string(nspname) + ".projection_offset_dead_letter";
+    const std::string columns =
+        "SELECT projector, source::pg_catalog.oid, id_column, type_column, payload_column, position_column,"
+        " event_types, on_error, max_attempts, batch_size, run_as::pg_catalog.oid, state, \"position\","
+        " rebuild_target, behind_since, next_attempt_at, error_event, attempts,"
+        " (last_error OPERATOR(pg_catalog.->>) 'first_failure')::pg_catalog.timestamptz, error_position"
+        " FROM " + h + " WHERE handler_name OPERATOR(pg_catalog.=) $1";
+    const Oid text1[] = {TEXTOID};
+    own.list.prepare("SELECT handler_name FROM " + h +
+                         " WHERE state OPERATOR(pg_catalog.=) ANY ('{running,rebuilding}'::pg_catalog.text[])"
+                         " ORDER BY handler_name",
+                     0, nullptr);
+    own.read.prepare(columns, 1, text1);
+    own.lock.prepare(columns + " FOR NO KEY UPDATE SKIP LOCKED", 1, text1);
+    const Oid progress_types[] = {TEXTOID,        INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID,
+                                  INT4OID,        TIMESTAMPTZOID, BOOLOID,  TEXTOID, TEXTOID, TEXTOID,
+                                  TEXTOID,        TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+    own.progress.prepare(
+        "UPDATE " + h +
+            " SET \"position\" = $2, behind_since = $3, state = $4, error_event = $5, error_position = $6,"
+            " attempts = $7, next_attempt_at = $8,"
+            " last_error = CASE WHEN $9 THEN pg_catalog.jsonb_build_object('event_id', $17, 'sqlstate', $10,"
+            "   'message', $11, 'detail', $12, 'hint', $13, 'context', $14, 'at', $15, 'first_failure', $16)"
+            "   ELSE last_error END"
+            " WHERE handler_name OPERATOR(pg_catalog.=) $1",
+        17, progress_types);
+    const Oid behind_types[] = {TEXTOID, TIMESTAMPTZOID};
+    own.behind.prepare("UPDATE " + h + " SET behind_since = $2 WHERE handler_name OPERATOR(pg_catalog.=) $1"
+                                       " AND behind_since IS NULL",
+                       2, behind_types);
+    const Oid park_types[] = {TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
+                              TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    own.park.prepare(
+        "INSERT INTO " + dl +
+            " (handler_name, event_id, \"position\", sqlstate, message, detail, hint, context, attempts,"
+            "  first_failure, last_failure) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " ON CONFLICT (handler_name, event_id) DO UPDATE SET \"position\" = EXCLUDED.\"position\","
+            " sqlstate = EXCLUDED.sqlstate, message = EXCLUDED.message, detail = EXCLUDED.detail,"
+            " hint = EXCLUDED.hint, context = EXCLUDED.context, attempts = EXCLUDED.attempts,"
+            " last_failure = EXCLUDED.last_failure",
+        11, park_types);
+    // The stored signature resolved as the registry does, with the path
+    // pinned to pg_catalog.
+    own.resolve.prepare("SELECT " + std::string(nspname) + "._projection_offset_projector($1)::pg_catalog.oid", 1, text1);
+    const Oid error_types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    own.handler_error.prepare(
+        "UPDATE " + h +
+            " SET next_attempt_at = $8, last_error = pg_catalog.jsonb_build_object('event_id', NULL::pg_catalog.text,"
+            "  'sqlstate', $2, 'message', $3, 'detail', $4, 'hint', $5, 'context', $6, 'at', $7, 'first_failure', $7)"
+            " WHERE handler_name OPERATOR(pg_catalog.=) $1",
+        8, error_types);
+}
+
+void reset_own() {
+    for (KeptPlan* p : {&own.list, &own.read, &own.lock, &own.progress, &own.behind, &own.park, &own.resolve,
+                        &own.handler_error})
+        p->reset();
+    own.nsp = InvalidOid;
+}
+
+Handler read_handler(const std::string& name, bool lock, bool* found) {
+    Handler h;
+    h.name = name;
+    Datum arg = text_datum(name);
+    const uint64_t rows = (lock ? own.lock : own.read).run(&arg, nullptr, 1);
+    *found = rows == 1;
+    if (!*found) return h;
+    h.projector = text_at(0, 1).value_or("");
+    h.source = static_cast<Oid>(int64_at(0, 2).value_or(0));
+    h.id_column = text_at(0, 3).value_or("");
+    h.type_column = text_at(0, 4).value_or("");
+    h.payload_column = text_at(0, 5).value_or("");
+    h.position_column = text_at(0, 6).value_or("");
+    h.event_types = datum_copy_at(0, 7);
+    h.dead_letter = text_at(0, 8).value_or("stop") == "dead_letter";
+    h.max_attempts = int32_at(0, 9).value_or(1);
+    h.batch_size = int32_at(0, 10).value_or(500);
+    h.run_as = static_cast<Oid>(int64_at(0, 11).value_or(0));
+    h.state = text_at(0, 12).value_or("");
+    h.position = int64_at(0, 13);
+    h.rebuild_target = int64_at(0, 14);
+    h.behind_since = timestamp_at(0, 15);
+    h.next_attempt_at = timestamp_at(0, 16);
+    h.error_event = text_at(0, 17);
+    h.attempts = int32_at(0, 18).value_or(0);
+    h.first_failure = timestamp_at(0, 19);
+    h.error_position = int64_at(0, 20);
+    return h;
+}
+
+// The source's statements for this handler's configuration, prepared as
+// the worker's own role; they run as the handler's. Returns whether they
+// were (re)built.
+bool prepare_source(const Handler& h, SourcePlans& plans) {
+    const std::string key = std::to_string(h.source) + '\x1f' + h.id_column + '\x1f' + h.type_column + '\x1f' +
+                            h.payload_column + '\x1f' + h.position_column + '\x1f' +
+                            (h.event_types ? "t" : "f") + '\x1f' + std::to_string(own.nsp);
+    if (plans.key == key && plans.apply.ready()) return false;
+    plans.key.clear();
+    const Oid source = h.source;
+    const char* relation = pg_call([source]() noexcept -> const char* {
+        const char* rel = get_rel_name(source);
+        if (rel == nullptr)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("source relation with OID %u does not exist", source)));
+        return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), rel);
+    });
+    const char* nspname = pg_call([]() noexcept { return quote_identifier(get_namespace_name(own.nsp)); });
+    const std::string pos = "e." + quote_ident(h.position_column);
+    const std::string where = " FROM " + std::string(relation) + " e WHERE " + pos + " OPERATOR(pg_catalog.>) $1 AND " +
+                              pos + " OPERATOR(pg_catalog.<=) $2" +
+                              (h.event_types ? " AND CAST(e." + quote_ident(h.type_column) +
+                                                   " AS pg_catalog.text) OPERATOR(pg_catalog.=) ANY ($5)"
+                                             : std::string()) +
+                              " ORDER BY " + pos + " LIMIT $3";
+    const std::string id = "CAST(e." + quote_ident(h.id_column) + " AS pg_catalog.text)";
+    const std::string position = "CAST(" + pos + " AS pg_catalog.int8)";
+    const Oid types[] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID, REGPROCEDUREOID};
+    plans.max_position.prepare("SELECT CAST(pg_catalog.max(" + pos + ") AS pg_catalog.int8) FROM " +
+                                   std::string(relation) + " e",
+                               0, nullptr);
+    // The batch in a CTE, so that the events are read once, in order.
+    plans.apply.prepare(
+        "WITH ev AS (SELECT " + id + " AS event_id, e." + quote_ident(h.payload_column) + " AS payload, " +
+            position + " AS pos" + where +
+            ") SELECT pg_catalog.count(*), pg_catalog.max(ev.pos),"
+            " CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN " + nspname +
+            ".apply_with_offset_batch($4, $6, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+            "'event_id', ev.event_id, 'payload', ev.payload, 'position', ev.pos) ORDER BY ev.pos)) END FROM ev",
+        6, types);
+    plans.peek.prepare("SELECT " + id + ", " + position + where, 5, types);
+    plans.key = key;
+    return true;
+}
+
+// The transactions writing to the source (or a partition of it) now.
+std::vector<VirtualTransactionId> source_writers(Oid source) {
+    struct Found {
+        VirtualTransactionId* vxids;
+        int count;
+    };
+    const Found found = pg_call([source]() noexcept {
+        int running_count = 0;
+        // Every transaction of this database but VACUUM's: VACUUM and
+        // ANALYZE take a conflicting lock and never insert.
+        VirtualTransactionId* running =
+            GetCurrentVirtualXIDs(InvalidTransactionId, false, false, PROC_IS_AUTOVACUUM | PROC_IN_VACUUM, &running_count);
+        List* relations = find_all_inheritors(source, NoLock, nullptr);
+        VirtualTransactionId* out = static_cast<VirtualTransactionId*>(palloc(sizeof(VirtualTransactionId) * (running_count + 1)));
+        int count = 0;
+        ListCell* cell;
+        foreach (cell, relations) {
+            LOCKTAG tag;
+            SET_LOCKTAG_RELATION(tag, MyDatabaseId, lfirst_oid(cell));
+            int conflict_count = 0;
+            VirtualTransactionId* conflicts = GetLockConflicts(&tag, ShareLock, &conflict_count);
+            for (int i = 0; i < conflict_count; i++) {
+                bool keep = false;
+                for (int j = 0; j < running_count && !keep; j++)
+                    keep = VirtualTransactionIdEquals(conflicts[i], running[j]);
+                for (int j = 0; j < count && keep; j++)
+                    if (VirtualTransactionIdEquals(conflicts[i], out[j])) keep = false;
+                if (keep && count < running_count) out[count++] = conflicts[i];
+            }
+        }
+        return Found{out, count};
+    });
+    return std::vector<VirtualTransactionId>(found.vxids, found.vxids + found.count);
+}
+
+// Drops the writers that have ended; true when none is left.
+bool writers_ended(std::vector<VirtualTransactionId>& writers) {
+    std::vector<VirtualTransactionId> left;
+    for (const VirtualTransactionId& vxid : writers) {
+        const VirtualTransactionId v = vxid;
+        if (!pg_call([v]() noexcept { return VirtualXactLock(v, false); })) left.push_back(vxid);
+    }
+    writers.swap(left);
+    return writers.empty();
+}
+
+TimestampTz now() {
+    return pg_call([]() noexcept { return GetCurrentTimestamp(); });
+}
+
+Oid resolve_projector(const Handler& h) {
+    Datum arg = text_datum(h.projector);
+    const uint64_t rows = own.resolve.run(&arg, nullptr, 1);
+    const std::optional<int64_t> oid = rows == 1 ? int64_at(0, 1) : std::nullopt;
+    if (!oid) {
+        const char* name = h.projector.c_str();
+        pg_call([name]() noexcept {
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION), errmsg("projector %s does not exist", name)));
+        });
+    }
+    return static_cast<Oid>(*oid);
+}
+
+struct Batch {
+    uint64_t rows = 0;
+    int64_t last_position = 0;
+};
+
+// Applies the events in (after, upto], at most `limit` of them, as the
+// handler's role.
+Batch apply(const Handler& h, SourcePlans& plans, Oid projector, int64_t after, int64_t upto, int64_t limit) {
+    Datum values[6] = {Int64GetDatum(after), Int64GetDatum(upto), Int64GetDatum(limit), text_datum(h.name),
+                       h.event_types.value_or(0), ObjectIdGetDatum(projector)};
+    const char nulls[6] = {' ', ' ', ' ', ' ', h.event_types ? ' ' : 'n', ' '};
+    RunAs role(h.run_as);
+    const uint64_t rows = plans.apply.run(values, nulls, 1);
+    Batch batch;
+    if (rows == 1) {
+        batch.rows = static_cast<uint64_t>(int64_at(0, 1).value_or(0));
+        batch.last_position = int64_at(0, 2).value_or(upto);
+    }
+    role.restore();
+    return batch;
+}
+
+struct Event {
+    std::string id;
+    int64_t position;
+};
+
+std::vector<Event> peek(const Handler& h, SourcePlans& plans, int64_t after, int64_t upto) {
+    Datum values[5] = {Int64GetDatum(after), Int64GetDatum(upto), Int64GetDatum(h.batch_size), text_datum(h.name),
+                       h.event_types.value_or(0)};
+    const char nulls[5] = {' ', ' ', ' ', ' ', h.event_types ? ' ' : 'n'};
+    RunAs role(h.run_as);
+    const uint64_t rows = plans.peek.run(values, nulls);
+    std::vector<Event> events;
+    for (uint64_t i = 0; i < rows; i++) {
+        check_for_interrupts();
+        events.push_back(Event{text_at(i, 1).value_or(""), int64_at(i, 2).value_or(0)});
+    }
+    role.restore();
+    return events;
+}
+
+// Errors that say nothing about the event: the step is abandoned and
+// retried, without counting an attempt against the event.
+bool transient(const ErrorData* e) {
+    // A statement timeout is the event's: its projector takes too long.
+    if (e->sqlerrcode == ERRCODE_QUERY_CANCELED) return false;
+    switch (ERRCODE_TO_CATEGORY(e->sqlerrcode)) {
+        case ERRCODE_TO_CATEGORY(ERRCODE_TRANSACTION_ROLLBACK):     // 40: serialization, deadlock
+        case ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES):   // 53
+        case ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION):    // 57: cancel, shutdown
+        case ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR):             // 58
+        case ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR): return true;  // XX
+        default: return false;
+    }
+}
+
+std::optional<std::string> optional_text(const char* s) {
+    if (s == nullptr) return std::nullopt;
+    return std::string(s);
+}
+
+// The error's context without its last line, the worker's own batch
+// statement, which says nothing the handler's name does not.
+std::optional<std::string> event_context(const char* context) {
+    if (context == nullptr) return std::nullopt;
+    std::string text(context);
+    const size_t own_statement = text.find("\nSQL statement \"WITH ev AS (");
+    if (own_statement != std::string::npos) text.erase(own_statement);
+    return text;
+}
+
+// The handler's row after a step: progress and error fields.
+struct Outcome {
+    std::optional<int64_t> position;
+    std::optional<TimestampTz> behind_since;
+    std::string state;
+    std::optional<std::string> error_event;
+    std::optional<int64_t> error_position;
+    int attempts = 0;
+    std::optional<TimestampTz> next_attempt_at;
+    ErrorData* error = nullptr;  // a new last_error, about error_for
+    std::optional<std::string> error_for;
+    TimestampTz error_at = 0, first_failure = 0;
+};
+
+void write_outcome(const Handler& h, const Outcome& o) {
+    const char* sqlstate = o.error ? pg_call([&o]() noexcept { return pstrdup(unpack_sql_state(o.error->sqlerrcode)); })
+                                   : nullptr;
+    auto text_or_null = [](const std::optional<std::string>& s) { return s ? text_datum(*s) : Datum(0); };
+    const std::optional<std::string> message = o.error ? optional_text(o.error->message) : std::nullopt;
+    const std::optional<std::string> detail = o.error ? optional_text(o.error->detail) : std::nullopt;
+    const std::optional<std::string> hint = o.error ? optional_text(o.error->hint) : std::nullopt;
+    const std::optional<std::string> context = o.error ? event_context(o.error->context) : std::nullopt;
+    Datum values[17] = {text_datum(h.name),
+                        Int64GetDatum(o.position.value_or(0)),
+                        TimestampTzGetDatum(o.behind_since.value_or(0)),
+                        text_datum(o.state),
+                        text_or_null(o.error_event),
+                        Int64GetDatum(o.error_position.value_or(0)),
+                        Int32GetDatum(o.attempts),
+                        TimestampTzGetDatum(o.next_attempt_at.value_or(0)),
+                        BoolGetDatum(o.error != nullptr),
+                        sqlstate ? text_datum(sqlstate) : Datum(0),
+                        text_or_null(message),
+                        text_or_null(detail),
+                        text_or_null(hint),
+                        text_or_null(context),
+                        TimestampTzGetDatum(o.error_at),
+                        TimestampTzGetDatum(o.first_failure),
+                        text_or_null(o.error_for)};
+    char nulls[18] = "                 ";
+    if (!o.position) nulls[1] = 'n';
+    if (!o.behind_since) nulls[2] = 'n';
+    if (!o.error_event) nulls[4] = 'n';
+    if (!o.error_position) nulls[5] = 'n';
+    if (!o.next_attempt_at) nulls[7] = 'n';
+    if (!sqlstate) nulls[9] = 'n';
+    if (!message) nulls[10] = 'n';
+    if (!detail) nulls[11] = 'n';
+    if (!hint) nulls[12] = 'n';
+    if (!context) nulls[13] = 'n';
+    if (!o.error) nulls[14] = nulls[15] = 'n';
+    if (!o.error_for) nulls[16] = 'n';
+    own.progress.run(values, nulls);
+}
+
+void park(const Handler& h, const Event& event, const ErrorData* e, int attempts, TimestampTz first, TimestampTz last) {
+    const char* sqlstate = pg_call([e]() noexcept { return pstrdup(unpack_sql_state(e->sqlerrcode)); });
+    const std::optional<std::string> detail = optional_text(e->detail), hint = optional_text(e->hint),
+                                     context = event_context(e->context);
+    Datum values[11] = {text_datum(h.name),
+                        text_datum(event.id),
+                        Int64GetDatum(event.position),
+                        text_datum(sqlstate),
+                        text_datum(e->message ? e->message : ""),
+                        detail ? text_datum(*detail) : Datum(0),
+                        hint ? text_datum(*hint) : Datum(0),
+                        context ? text_datum(*context) : Datum(0),
+                        Int32GetDatum(attempts),
+                        TimestampTzGetDatum(first),
+                        TimestampTzGetDatum(last)};
+    const char nulls[12] = {' ', ' ', ' ', ' ', ' ', detail ? ' ' : 'n', hint ? ' ' : 'n', context ? ' ' : 'n', ' ',
+                            ' ', ' ', '\0'};
+    own.park.run(values, nulls);
+}
+
+// After a batch failed: the events one at a time, each in its own
+// subtransaction, up to the first that fails, which is charged an attempt
+// and then retried later, parked or made the handler's stopping point.
+void apply_one_by_one(const Handler& h, SourcePlans& plans, Oid projector, int64_t safe, Outcome& o) {
+    const int64_t start = o.position.value_or(kBeforeFirst);
+    const std::vector<Event> events = peek(h, plans, start, safe);
+    int64_t cursor = start;
+    for (const Event& event : events) {
+        check_for_interrupts();
+        ErrorData* e = in_subtransaction([&] { apply(h, plans, projector, cursor, event.position, 1); });
+        if (e == nullptr) {
+            cursor = event.position;
+            if (o.error_event && *o.error_event == event.id) {
+                o.error_event.reset();
+                o.error_position.reset();
+                o.attempts = 0;
+                o.next_attempt_at.reset();
+            }
+            continue;
+        }
+        if (transient(e)) throw PgError(e);
+        const TimestampTz at = now();
+        const bool same = o.error_event && *o.error_event == event.id;
+        const int attempts = same ? o.attempts + 1 : 1;
+        const TimestampTz first = same && h.first_failure ? *h.first_failure : at;
+        o.error = e;
+        o.error_for = event.id;
+        o.error_at = at;
+        o.first_failure = first;
+        switch (on_failure(attempts, h.max_attempts, h.dead_letter)) {
+            case FailureAction::Park:
+                park(h, event, e, attempts, first, at);
+                cursor = event.position;
+                o.error_event.reset();
+                o.error_position.reset();
+                o.attempts = 0;
+                o.next_attempt_at.reset();
+                continue;
+            case FailureAction::Stop: o.state = "stopped"; break;
+            case FailureAction::Retry:
+                o.next_attempt_at = at + retry_backoff_ms(attempts) * INT64CONST(1000);
+                break;
+        }
+        o.error_event = event.id;
+        o.error_position = event.position;
+        o.attempts = attempts;
+        o.position = cursor == kBeforeFirst ? o.position : std::optional<int64_t>(cursor);
+        return;
+    }
+    const int64_t last = events.empty() ? safe : events.back().position;
+    const int64_t reached = cursor_after_batch(safe, events.size(), h.batch_size, last);
+    o.position = reached == kBeforeFirst ? o.position : std::optional<int64_t>(reached);
+}
+
+void set_replaying(bool on) {
+    pg_call([on]() noexcept {
+        (void)set_config_option("projection_offset.replaying", on ? "on" : "off", PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_LOCAL, true, 0, false);
+    });
+}
+
+// One step of one handler, in the current transaction.
+StepResult step(const std::string& name, Memory& m) {
+    StepResult result;
+    bool found = false;
+    Handler h = read_handler(name, false, &found);
+    if (!found || (h.state != "running" && h.state != "rebuilding")) return result;
+    const TimestampTz start = now();
+    if (h.next_attempt_at && *h.next_attempt_at > start) {
+        result.wake_at = *h.next_attempt_at;
+        return result;
+    }
+    if (m.error_retry_at > start) {
+        result.wake_at = m.error_retry_at;
+        return result;
+    }
+    // Another source or configuration: what was known of the old one goes.
+    if (prepare_source(h, m.plans)) m.pending = false;
+    const int64_t cursor = h.position.value_or(kBeforeFirst);
+
+    if (!m.pending) {
+        RunAs role(h.run_as);
+        const uint64_t rows = m.plans.max_position.run(nullptr, nullptr, 1);
+        const std::optional<int64_t> max = rows == 1 ? int64_at(0, 1) : std::nullopt;
+        role.restore();
+        const int64_t max_position = max.value_or(kBeforeFirst);
+        const bool nothing_new = !max || max_position <= cursor;
+        if (nothing_new && !h.behind_since && h.state != "rebuilding") return result;
+        if (!nothing_new) {
+            m.pending = true;
+            m.pending_max = max_position;
+            m.writers = source_writers(h.source);
+            m.observed_at = start;
+            m.behind_marked = false;
+        }
+    }
+    if (m.pending && !writers_ended(m.writers)) {
+        result.waiting_for_writers = true;
+        if (!m.behind_marked && !h.behind_since) {
+            Datum values[2] = {text_datum(name), TimestampTzGetDatum(m.observed_at)};
+            own.behind.run(values, nullptr);
+            m.behind_marked = true;
+        }
+        return result;
+    }
+
+    // Events up to m.pending_max are final: apply the next batch of them.
+    h = read_handler(name, true, &found);
+    if (!found || (h.state != "running" && h.state != "rebuilding")) return result;
+    const int64_t from = h.position.value_or(kBeforeFirst);
+    const int64_t safe = m.pending ? m.pending_max : from;
+    Outcome o;
+    o.position = h.position;
+    o.behind_since = h.behind_since;
+    o.state = h.state;
+    o.error_event = h.error_event;
+    o.error_position = h.error_position;
+    o.attempts = h.attempts;
+    o.next_attempt_at = h.next_attempt_at;
+    if (safe > from) {
+        const Oid projector = resolve_projector(h);
+        if (h.state == "rebuilding") set_replaying(true);
+        Batch batch;
+        ErrorData* e = in_subtransaction([&] { batch = apply(h, m.plans, projector, from, safe, h.batch_size); });
+        if (e == nullptr) {
+            const int64_t reached = cursor_after_batch(safe, batch.rows, h.batch_size, batch.last_position);
+            o.position = reached;
+            if (o.error_event) {
+                o.error_event.reset();
+                o.error_position.reset();
+                o.attempts = 0;
+                o.next_attempt_at.reset();
+            }
+        } else {
+            if (transient(e)) throw PgError(e);
+            apply_one_by_one(h, m.plans, projector, safe, o);
+        }
+        if (h.state == "rebuilding") set_replaying(false);
+    }
+    const int64_t reached = o.position.value_or(kBeforeFirst);
+    const bool caught_up = !m.pending || reached >= m.pending_max;
+    if (caught_up) {
+        m.pending = false;
+        o.behind_since.reset();
+    } else if (!o.behind_since) {
+        o.behind_since = m.observed_at;
+    }
+    // A rebuild ends at its target, or once nothing more is final.
+    if (o.state == "rebuilding" && (caught_up || !h.rebuild_target || reached >= *h.rebuild_target))
+        o.state = "running";
+    // Progress: look again at once, for the rest of the batch or newer events.
+    result.progressed = o.state != "stopped" && (o.position != h.position || o.state != h.state);
+    if (o.next_attempt_at) result.wake_at = *o.next_attempt_at;
+    write_outcome(h, o);
+    return result;
+}
+
+// Transactions around the steps.
+void start_transaction() {
+    pg_call([]() noexcept {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        PushActiveSnapshot(GetTransactionSnapshot());
+    });
+}
+
+void commit_transaction() {
+    pg_call([]() noexcept {
+        PopActiveSnapshot();
+        SPI_finish();
+        CommitTransactionCommand();
+        MemoryContextSwitchTo(step_context);
+    });
+}
+
+// An error that ended a step, copied out of the transaction's memory
+// before the transaction is rolled back.
+struct ErrorCopy {
+    int code = ERRCODE_INTERNAL_ERROR;
+    std::string sqlstate, message;
+    std::optional<std::string> detail, hint, context;
+};
+
+ErrorCopy copy_error(const ErrorData* e) {
+    ErrorCopy c;
+    if (e == nullptr) {
+        c.sqlstate = "XX000";
+        c.message = "out of memory while copying an error";
+        return c;
+    }
+    c.code = e->sqlerrcode;
+    const int code = e->sqlerrcode;
+    c.sqlstate = pg_call([code]() noexcept { return unpack_sql_state(code); });
+    c.message = e->message ? e->message : "";
+    c.detail = optional_text(e->detail);
+    c.hint = optional_text(e->hint);
+    c.context = optional_text(e->context);
+    return c;
+}
+
+// Rolls back everything a step did and logs the error that ended it.
+void abandon_step(const ErrorCopy& e, const std::string& handler) {
+    const char* name = handler.c_str();
+    pg_call([&e, name]() noexcept {
+        AbortOutOfAnyTransaction();
+        MemoryContextSwitchTo(step_context);
+        ereport(LOG, (errcode(e.code), errmsg("projection worker: handler \"%s\": %s", name, e.message.c_str()),
+                      e.detail ? errdetail_internal("%s", e.detail->c_str()) : 0,
+                      e.context ? errcontext("%s", e.context->c_str()) : 0));
+    });
+}
+
+// Records an error outside any event (a missing source or projector, a
+// dropped role) on the handler, so that its status shows it.
+void record_handler_error(const std::string& name, const ErrorCopy& e, TimestampTz retry_at) {
+    try {
+        start_transaction();
+        const TimestampTz at = now();
+        Datum values[8] = {text_datum(name),
+                           text_datum(e.sqlstate),
+                           text_datum(e.message),
+                           e.detail ? text_datum(*e.detail) : Datum(0),
+                           e.hint ? text_datum(*e.hint) : Datum(0),
+                           e.context ? text_datum(*e.context) : Datum(0),
+                           TimestampTzGetDatum(at),
+                           TimestampTzGetDatum(retry_at)};
+        const char nulls[9] = {' ', ' ', ' ', e.detail ? ' ' : 'n', e.hint ? ' ' : 'n', e.context ? ' ' : 'n',
+                               ' ', ' ', '\0'};
+        own.handler_error.run(values, nulls);
+        commit_transaction();
+    } catch (const PgError& again) {
+        abandon_step(copy_error(again.data()), name);
+    }
+}
+
+std::vector<std::string> list_handlers() {
+    std::vector<std::string> names;
+    const uint64_t rows = own.list.run(nullptr, nullptr);
+    for (uint64_t i = 0; i < rows; i++) names.push_back(text_at(i, 1).value_or(""));
+    return names;
+}
+
+// One pass over every handler. Returns how long to sleep, in ms (0: none).
+long pass() {
+    long sleep_ms = worker_naptime();
+    std::vector<std::string> names;
+    try {
+        start_transaction();
+        const Oid nsp = extension_schema();
+        if (!OidIsValid(nsp)) {
+            commit_transaction();
+            reset_own();
+            memory->clear();
+            return sleep_ms;
+        }
+        prepare_own(nsp);
+        names = list_handlers();
+        // Forget handlers that are gone or no longer need the worker.
+        for (auto it = memory->begin(); it != memory->end();) {
+            if (std::find(names.begin(), names.end(), it->first) == names.end()) {
+                it->second.plans.apply.reset();
+                it->second.plans.peek.reset();
+                it->second.plans.max_position.reset();
+                it = memory->erase(it);
+            } else {
+                ++it;
+            }
+        }
+        commit_transaction();
+    } catch (const PgError& e) {
+        abandon_step(copy_error(e.data()), "(all)");
+        reset_own();
+        return 1000;
+    }
+    static int writer_poll_ms = 0;
+    bool waiting = false;
+    for (const std::string& name : names) {
+        check_for_interrupts();
+        Memory& m = (*memory)[name];
+        StepResult r;
+        try {
+            pg_call([]() noexcept { MemoryContextReset(step_context); });
+            start_transaction();
+            pgstat_report_activity(STATE_RUNNING, name.c_str());
+            r = step(name, m);
+            commit_transaction();
+        } catch (const PgError& e) {
+            const ErrorCopy error = copy_error(e.data());
+            abandon_step(error, name);
+            m.pending = false;
+            m.plans.key.clear();
+            const TimestampTz retry_at = now() + INT64CONST(1000) * 1000;
+            m.error_retry_at = retry_at;
+            record_handler_error(name, error, retry_at);
+            r.wake_at = retry_at;
+        }
+        if (r.progressed) sleep_ms = 0;
+        if (r.waiting_for_writers) waiting = true;
+        if (r.wake_at) {
+            const long until = static_cast<long>((r.wake_at - now()) / 1000);
+            sleep_ms = std::max(0L, std::min(sleep_ms, until));
+        }
+    }
+    pg_call([]() noexcept { pgstat_report_activity(STATE_IDLE, nullptr); });
+    if (waiting) {
+        writer_poll_ms = next_writer_poll_ms(sleep_ms == 0 ? 0 : writer_poll_ms, kWriterPollCeilingMs);
+        sleep_ms = std::min<long>(sleep_ms, writer_poll_ms);
+    } else {
+        writer_poll_ms = 0;
+    }
+    return sleep_ms;
+}
+
+void on_exit(int, Datum slot) { worker_publish(DatumGetInt32(slot), false); }
+
+void run(int slot) {
+    memory = new std::unordered_map<std::string, Memory>();
+    pg_call([slot]() noexcept {
+        before_shmem_exit(on_exit, Int32GetDatum(slot));
+        worker_publish(slot, true);
+        step_context = AllocSetContextCreate(TopMemoryContext, "projection_offset worker step", ALLOCSET_DEFAULT_SIZES);
+        MemoryContextSwitchTo(step_context);
+        ereport(LOG, (errmsg("projection worker started for database \"%s\"", MyBgworkerEntry->bgw_extra)));
+    });
+    for (;;) {
+        pg_call([]() noexcept {
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+            if (ConfigReloadPending) {
+                ConfigReloadPending = false;
+                ProcessConfigFile(PGC_SIGHUP);
+            }
+        });
+        const long sleep_ms = pass();
+        if (sleep_ms > 0)
+            pg_call([sleep_ms]() noexcept {
+                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
+            });
+    }
+}
+
+}  // namespace
+
+}  // namespace po::pg::worker
+
+extern "C" void po_projection_worker_main(Datum main_arg) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(MyBgworkerEntry->bgw_extra, nullptr, 0);
+    const int slot = DatumGetInt32(main_arg);
+    // Nothing below returns: an error that escapes a step is logged there;
+    // one that escapes the loop (out of memory in the worker's own state)
+    // ends the worker, which the postmaster restarts.
+    po::pg::entry_point([slot]() -> Datum {
+        po::pg::worker::run(slot);
+        return 0;
+    });
+    proc_exit(1);
+}
