@@ -114,11 +114,6 @@ void register_workers() {
 int worker_naptime() { return worker_naptime_ms; }
 
 void worker_install() {
-    DefineCustomStringVariable(
-        "projection_offset.worker_databases", "Databases in which a projection worker runs.",
-        "A comma-separated list; the worker applies the async handlers registered there. "
-        "Takes effect at server start, with projection_offset in shared_preload_libraries.",
-        &worker_databases, "", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("projection_offset.worker_naptime",
                             "Longest time the projection worker sleeps without being woken.",
                             "Appends wake the worker at once; this bounds how late it notices events "
@@ -126,7 +121,14 @@ void worker_install() {
                             &worker_naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
     RegisterXactCallback(on_xact, nullptr);
+    // A PGC_POSTMASTER setting can only be defined while the postmaster
+    // preloads the library; a session that loads it later has no worker.
     if (!process_shared_preload_libraries_in_progress) return;
+    DefineCustomStringVariable(
+        "projection_offset.worker_databases", "Databases in which a projection worker runs.",
+        "A comma-separated list; the worker applies the async handlers registered there. "
+        "Takes effect at server start, with projection_offset in shared_preload_libraries.",
+        &worker_databases, "", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 
     // The postmaster's own copy of the list, kept for the hooks below.
     configured = new std::vector<std::string>(po::split_database_list(worker_databases ? worker_databases : ""));
