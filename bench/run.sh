@@ -17,6 +17,8 @@
 #   --sync          keep synchronous_commit = on (commits wait for the WAL flush)
 #   --tcp           clients connect over TCP to 127.0.0.1 instead of the Unix socket
 #   --no-build      use the installed extension as it is
+#   --pg MAJOR      run on PostgreSQL 17 or 18, in its Debian environment
+#                   (scripts/pgversion.sh), with this checkout built there
 # Environment: PO_PORT (default 54371), PO_KEEP_CLUSTER=1 keeps the cluster.
 #
 # Ways, each doing the same work: record (eventId, handlerName, payloadHash)
@@ -47,6 +49,8 @@ BATCH=1
 SYNC=0
 TCP=0
 BUILD=1
+VERSION=$PG_MAJOR
+ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
         --duration) DURATION=$2; shift 2 ;;
@@ -57,6 +61,7 @@ while [ $# -gt 0 ]; do
         --sync) SYNC=1; shift ;;
         --tcp) TCP=1; shift ;;
         --no-build) BUILD=0; shift ;;
+        --pg) VERSION=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -64,7 +69,9 @@ done
 
 require_root
 ensure_packages
-[ "$BUILD" = 1 ] && build_and_install
+bench_version "$VERSION" "$0" "${ARGS[@]}"
+trap 'cluster_stop; bench_cleanup' EXIT
+bench_install "$BUILD"
 command -v pgbench >/dev/null || die "pgbench not found"
 command -v gnuplot >/dev/null || die "gnuplot not found (Debian package gnuplot-nox)"
 
@@ -86,7 +93,6 @@ SETTINGS=(
 )
 [ "$TCP" = 1 ] && SETTINGS+=("listen_addresses = '127.0.0.1'")
 export PO_PORT=${PO_PORT:-54371}
-trap cluster_stop EXIT
 cluster_start "${SETTINGS[@]}"
 # pgbench connects through PGHOST; setup and resets keep the socket.
 BENCH_HOST=$PGHOST
