@@ -6,7 +6,12 @@
 # difference between a short and a long run divided by the extra events, so
 # start-up and preparation cancel out. Commit work is in every figure alike.
 #
-#   sudo bash bench/instructions.sh [--events N] [--no-build]
+#   sudo bash bench/instructions.sh [--events N] [--no-build] [--pg MAJOR]
+#
+# --pg 17 or --pg 18 counts on that version, in its Debian environment
+# (scripts/pgversion.sh: built on first use, then reused), with this
+# checkout built there; valgrind is installed into the environment if
+# missing. Without it, PostgreSQL 15, the host's.
 #
 # Prints a table with the ratio of each way to (b) (single events) or to
 # set-based SQL (batches): a ratio above 1 means fewer instructions than the
@@ -19,26 +24,37 @@ source "$BENCH/../scripts/common.sh"
 
 EVENTS=1000
 BUILD=1
+VERSION=$PG_MAJOR
+ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
         --events) EVENTS=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --pg) VERSION=$2; shift 2 ;;
         *) die "unknown option $1" ;;
     esac
 done
 
 require_root
 ensure_packages
-dpkg-query -W -f='${Status}' valgrind 2>/dev/null | grep -q 'install ok installed' \
-    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
-[ "$BUILD" = 1 ] && build_and_install
+bench_version "$VERSION" "$0" "${ARGS[@]}"
+# valgrind where the server runs: on the host, or in the environment.
+if ! pg_env dpkg-query -W -f='${Status}' valgrind 2>/dev/null | grep -q 'install ok installed'; then
+    say "installing valgrind${PO_PG_ENV:+ into the environment of PostgreSQL $PG_MAJOR}"
+    pg_env env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null \
+        || { pg_env apt-get update -qq && pg_env env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq --no-install-recommends valgrind >/dev/null; } \
+        || die "could not install valgrind"
+fi
+trap 'cluster_stop; bench_cleanup' EXIT
+bench_install "$BUILD"
 
 OUT=$BENCH/out
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/po_instructions.XXXXXX)
 chmod 777 "$WORK"
 export PO_PORT=${PO_PORT:-54374}
-trap 'cluster_stop; rm -rf "$WORK"' EXIT
+trap 'cluster_stop; bench_cleanup; rm -rf "$WORK"' EXIT
 cluster_start "shared_buffers = 256MB" "synchronous_commit = off" "autovacuum = off" "jit = off" >/dev/null
 createdb bench
 psql -qX -d bench -v ON_ERROR_STOP=1 -f "$BENCH/setup.sql" >/dev/null
@@ -65,6 +81,12 @@ prepared() {
     echo "PREPARE s(text, bigint) AS $body"
 }
 
+# The server program as valgrind runs it: the private copy's on the host,
+# the environment's own inside it.
+postgres_program() {
+    if [ -n "${PO_PG_ENV:-}" ]; then echo "/usr/lib/postgresql/$PG_MAJOR/bin/postgres"; else echo "$PG_BIN/postgres"; fi
+}
+
 # Instructions of one single-user run of `calls` executions.
 count() {  # way calls prefix
     local way=$1 calls=$2 prefix=$3 step=1 options=
@@ -73,8 +95,9 @@ count() {  # way calls prefix
     local input=$WORK/$way-$calls-$prefix.sql log=$WORK/$way-$calls-$prefix.log
     { prepared "$way"; for i in $(seq 0 $((calls - 1))); do echo "EXECUTE s('$way-$prefix-', $((i * step)))"; done; } >"$input"
     # shellcheck disable=SC2086 # options are words
-    as_os_user valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.$way.$calls.$prefix" \
-        "$PG_BIN/postgres" --single -D "$DATA" $options bench <"$input" >"$log" 2>&1
+    pg_env runuser -u "$PO_OS_USER" -- valgrind --tool=callgrind \
+        --callgrind-out-file="$WORK/callgrind.$way.$calls.$prefix" \
+        "$(postgres_program)" --single -D "$DATA" $options bench <"$input" >"$log" 2>&1
     if grep -q ERROR "$log"; then grep -m1 ERROR "$log" >&2; die "$way failed"; fi
     awk '/Collected :/ {print $4}' "$log"
 }
@@ -110,7 +133,7 @@ label() {
     esac
 }
 {
-    echo "instructions per event, callgrind, PostgreSQL $(psql --version | awk '{print $3}'), single-user backend"
+    echo "instructions per event, callgrind, PostgreSQL $(pg_env "$(dirname "$(postgres_program)")/postgres" --version | awk '{print $3}'), single-user backend"
     echo "(ratio = hand-written / way: above 1, the way needs fewer instructions)"
     echo
     printf '| %-46s | %12s | %7s | %14s | %7s |\n' way fresh ratio re-delivered ratio

@@ -45,12 +45,12 @@ command -v valgrind >/dev/null || die "valgrind not found (Debian package valgri
 if [ "$PERF" = 1 ] && ! perf record -q -o /dev/null -- true >/dev/null 2>&1; then
     echo "perf cannot record here: callgrind only"; PERF=0
 fi
-[ "$BUILD" = 1 ] && build_and_install
+trap 'cluster_stop; bench_cleanup' EXIT
+bench_install "$BUILD"
 
 OUT=$BENCH/out
 mkdir -p "$OUT"
 export PO_PORT=${PO_PORT:-54373}
-trap cluster_stop EXIT
 cluster_start "shared_buffers = 256MB" "synchronous_commit = off" "autovacuum = off" "jit = off" \
     "max_wal_size = 4GB" "checkpoint_timeout = 30min"
 createdb bench
@@ -115,6 +115,8 @@ statement_for() {
         claim-redelivery) echo "SELECT offset_claim('r-$2', 'bench', bench_hash(bench_payload($2)))" ;;
         claim-nohash-fresh) echo "SELECT offset_claim('fn-$2', 'bench')" ;;
         batch-apply-fresh) echo "SELECT apply_with_offset_batch(handler_name => 'bench', projector => 'bench_project(text,jsonb)', events => (SELECT jsonb_agg(jsonb_build_object('event_id', 'fb-' || n, 'payload', bench_payload(n))) FROM generate_series($2 * 1000 + 1, $2 * 1000 + 1000) n))" ;;
+        batch-apply-redelivery) echo "SELECT apply_with_offset_batch(handler_name => 'bench', projector => 'bench_project(text,jsonb)', events => (SELECT jsonb_agg(jsonb_build_object('event_id', 'r-' || n, 'payload', bench_payload(n))) FROM generate_series($2 * 1000 + 1, $2 * 1000 + 1000) n))" ;;
+        batch-set-fresh) echo "SELECT apply_with_offset_batch(handler_name => 'bench', projector => 'bench_project_batch(text[],jsonb[])', events => (SELECT jsonb_agg(jsonb_build_object('event_id', 'fs-' || n, 'payload', bench_payload(n))) FROM generate_series($2 * 1000 + 1, $2 * 1000 + 1000) n))" ;;
     esac
 }
 
@@ -130,7 +132,7 @@ callgrind_run() {
 }
 
 # The functions whose inclusive instructions are shown per call.
-SPLIT='claim_pair|claim_one|call_projector|payload_hash|resolve_projector|check_execute_privilege|SPI_connect|SPI_finish|SPI_execute_plan|GetCachedPlan|RevalidateCachedQuery|BuildCachedPlan|ExecutorStart|ExecutorRun|ExecutorEnd|ExecInitModifyTable|ExecOpenIndices|ExecInsertIndexTuples|_bt_doinsert|_bt_check_unique|ExecCheckIndexConstraints|heap_insert|heap_update|index_getnext_slot|varstr_cmp|strcoll_l|SearchCatCache1|SearchSysCache1|pg_proc_aclcheck|fmgr_info_cxt|fmgr_sql|init_sql_fcache|pg_plan_query|pg_analyze_and_rewrite_fixedparams|plpgsql_exec_function|JsonbToCString|pg_cryptohash_create|pg_cryptohash_init|pg_cryptohash_final|pg_cryptohash_free|CopyErrorData|errfinish|relation_open|LockRelationOid|CommandCounterIncrement|PushActiveSnapshot|GetTransactionSnapshot|pgstat_count|count_claim|counters'
+SPLIT='execute_into|apply_each|apply_as_set|check_element|call_set_projector|SPI_execute_plan_extended|sha256_bytea|window_first_value|claim_pair|claim_one|call_projector|payload_hash|resolve_projector|check_execute_privilege|SPI_connect|SPI_finish|SPI_execute_plan|GetCachedPlan|RevalidateCachedQuery|BuildCachedPlan|ExecutorStart|ExecutorRun|ExecutorEnd|ExecInitModifyTable|ExecOpenIndices|ExecInsertIndexTuples|_bt_doinsert|_bt_check_unique|ExecCheckIndexConstraints|heap_insert|heap_update|index_getnext_slot|varstr_cmp|strcoll_l|SearchCatCache1|SearchSysCache1|pg_proc_aclcheck|fmgr_info_cxt|fmgr_sql|init_sql_fcache|pg_plan_query|pg_analyze_and_rewrite_fixedparams|plpgsql_exec_function|JsonbToCString|pg_cryptohash_create|pg_cryptohash_init|pg_cryptohash_final|pg_cryptohash_free|CopyErrorData|errfinish|relation_open|LockRelationOid|CommandCounterIncrement|PushActiveSnapshot|GetTransactionSnapshot|pgstat_count|count_claim|counters'
 
 callgrind_case() {
     local kind=$1 fn=$2 small=$3 big=$4 per=${5:-1}
@@ -176,5 +178,7 @@ callgrind_case claim-redelivery po_offset_claim "$SMALL" "$CALLS"
 callgrind_case claim-nohash-fresh po_offset_claim "$SMALL" "$CALLS"
 if [ "$HAVE_BATCH" = t ]; then
     callgrind_case batch-apply-fresh po_apply_with_offset_batch_by_name 2 20 1000
+    callgrind_case batch-apply-redelivery po_apply_with_offset_batch_by_name 2 20 1000
+    callgrind_case batch-set-fresh po_apply_with_offset_batch_by_name 2 20 1000
 fi
 echo "reports: $OUT/profile-*.txt, $OUT/callgrind.txt (callgrind data: $CG)"

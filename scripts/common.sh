@@ -60,6 +60,83 @@ build_and_install() {
     make -C "$ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 }
 
+# Copies the source tree (tracked files, and new files git does not ignore)
+# into a directory.
+source_copy() {
+    local dest=$1
+    mkdir -p "$dest"
+    if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+        (cd "$ROOT" && git ls-files -z -co --exclude-standard | while IFS= read -r -d '' f; do
+            [ -e "$f" ] && printf '%s\0' "$f"
+        done | tar --null -T - -cf -) | tar -C "$dest" -xf -
+    else
+        tar -C "$ROOT" --exclude=.git --exclude=node_modules --exclude='./build*' --exclude=./dist -cf - . \
+            | tar -C "$dest" -xf -
+    fi
+}
+
+# Benchmarks run on the host's PostgreSQL or, with --pg MAJOR, on another
+# version in its Debian environment (scripts/pgversion.sh).
+#     bench_version MAJOR SCRIPT ARGS...
+# re-executes SCRIPT with ARGS there, once (the environment is held until it
+# ends); returns when MAJOR is the version in use.
+bench_version() {
+    local major=$1 script=$2; shift 2
+    [ "$major" = "$PG_MAJOR" ] && return 0
+    [ -z "${PO_PG_ENV:-}" ] || die "already in the environment of PostgreSQL $PG_MAJOR"
+    [ "$major" != "$HOST_PG_MAJOR" ] || die "PostgreSQL $major is the host's: run without --pg"
+    pgv_suite "$major" >/dev/null || die "no environment for PostgreSQL $major (known: $HOST_PG_MAJOR, 17, 18)"
+    exec bash "$ROOT/scripts/pgversion.sh" with "$major" bash "$script" "$@"
+}
+
+# bench_install BUILD: the extension a benchmark measures (BUILD=1: this
+# checkout's, built now; 0: the one installed). A benchmark starts backends
+# for minutes, each loading the library from disk, so it must not share the
+# host's PostgreSQL tree with other checkouts' installs: on the host it runs
+# a private copy of that tree (PostgreSQL finds its files relative to its
+# programs), copied under /tmp/po-pg15.lock, with the build installed into
+# it; PG_BIN then names the copy. In an environment (bench_version), which
+# the run holds alone, it builds in a fresh copy of the sources, build-MAJOR
+# (not out of the tree with VPATH: make would take the host build's objects
+# in the tree for up to date), and installs there. bench_cleanup removes
+# the private copy.
+BENCH_PREFIX=
+bench_install() {
+    local build=$1
+    if [ -n "${PO_PG_ENV:-}" ]; then
+        [ "$build" = 1 ] || return 0
+        local dir=$ROOT/build-$PG_MAJOR
+        say "building and installing the extension for PostgreSQL $PG_MAJOR (in $dir)"
+        rm -rf "$dir"
+        source_copy "$dir"
+        pg_env make -C "$dir" -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null
+        pg_env make -C "$dir" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+        return
+    fi
+    if [ "$build" = 1 ]; then
+        say "building the extension"
+        make -C "$ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null
+    fi
+    BENCH_PREFIX=$(mktemp -d /tmp/po_bench_pg.XXXXXX)
+    chmod 755 "$BENCH_PREFIX"
+    local lib=/usr/lib/postgresql/$PG_MAJOR share=/usr/share/postgresql/$PG_MAJOR
+    mkdir -p "$BENCH_PREFIX${lib%/*}" "$BENCH_PREFIX${share%/*}"
+    pg15_lock
+    cp -a "$lib" "$BENCH_PREFIX$lib" && cp -a "$share" "$BENCH_PREFIX$share"
+    pg15_unlock
+    if [ "$build" = 1 ]; then
+        make -C "$ROOT" -s install PG_CONFIG="$PG_CONFIG" DESTDIR="$BENCH_PREFIX" >/dev/null
+    fi
+    PG_BIN=$BENCH_PREFIX$lib/bin
+    PATH="$PG_BIN:$PATH"
+    export PG_BIN PATH
+    echo "PostgreSQL $PG_MAJOR and the extension: a private copy in $BENCH_PREFIX"
+}
+bench_cleanup() {
+    [ -z "$BENCH_PREFIX" ] || rm -rf "$BENCH_PREFIX"
+    BENCH_PREFIX=
+}
+
 # The host's PostgreSQL 15 install tree is shared by every checkout on the
 # machine: whoever installs into it and tests holds /tmp/po-pg15.lock
 # meanwhile. pg15_lock takes it unless an ancestor process holds it already

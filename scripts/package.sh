@@ -23,21 +23,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # contract, and the upgrade through every shipped script.
 PO_PACKAGE_TESTS=${PO_PACKAGE_TESTS:-contract upgrade}
 
-# Copies the source tree (tracked files, and new files git does not ignore)
-# into a directory.
-source_copy() {
-    local dest=$1
-    mkdir -p "$dest"
-    if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
-        (cd "$ROOT" && git ls-files -z -co --exclude-standard | while IFS= read -r -d '' f; do
-            [ -e "$f" ] && printf '%s\0' "$f"
-        done | tar --null -T - -cf -) | tar -C "$dest" -xf -
-    else
-        tar -C "$ROOT" --exclude=.git --exclude=node_modules --exclude='./build*' --exclude=./dist -cf - . \
-            | tar -C "$dest" -xf -
-    fi
-}
-
 # package_build WORKDIR: builds the package of PG_MAJOR from a copy of the
 # source tree in WORKDIR/projection-offset; sets PACKAGE_DEB.
 package_build() {

@@ -100,10 +100,20 @@ const StatementSpec& spec(Statement statement) {
         // ClaimEvents: the batch form's claim, from the events array itself
         // (jsonb, $1), the way hand-written SQL would do it, so that no
         // per-event copy is held outside the executor. Each event's payload
-        // hash is computed once. The first occurrence of each id is recorded
-        // with its hash, in the same lock order as ClaimBatchIds; the rows
-        // already stored as of the statement's snapshot are read with their
-        // hashes, so that a re-delivery needs no second statement.
+        // hash is computed once (OFFSET 0 keeps the subquery from being
+        // flattened, which would copy the hash expression into first_value's
+        // argument and evaluate it twice). The first occurrence of each id
+        // is recorded with its hash, in the same lock order as
+        // ClaimBatchIds; unless every id was recorded now, the rows stored
+        // as of the statement's snapshot are read with their hashes, so that
+        // a re-delivery needs no second statement. A batch of fresh events
+        // is not looked up at all, and none of its ids is compared with a
+        // row its snapshot still saw (one a concurrent offset_release
+        // deleted and committed while the insert waited: forgotten, hash
+        // included). Looking up only the ids not recorded would take an
+        // anti-join of the two CTEs, which a generic plan's estimates make a
+        // nested loop (quadratic in the batch), or an EXCEPT, whose hash
+        // table does not spill (memory linear in the batch).
         // Rows (ordinal, kind, n, stored hash, given hash):
         //   kind 1  a first occurrence recorded now
         //   kind 6  a later occurrence of an id recorded now whose hash
@@ -116,18 +126,20 @@ const StatementSpec& spec(Statement statement) {
          "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
          "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
          "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash, e.ord"
-         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
+         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord) OFFSET 0) AS u"
          "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
          " firsts AS (SELECT n.id, n.hash FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
-         " stored AS ("
-         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash"
-         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
          " recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
          "  SELECT firsts.id, $2, firsts.hash FROM firsts"
          "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
-         "  RETURNING \"eventId\")"
+         "  RETURNING \"eventId\"),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2")
+         "  WHERE (SELECT pg_catalog.count(*) FROM recorded) OPERATOR(pg_catalog.<)"
+         "        (SELECT pg_catalog.count(*) FROM firsts))"
          " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
          "  n.first_hash, n.hash"
          " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
@@ -152,7 +164,7 @@ const StatementSpec& spec(Statement statement) {
          "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash,"
          "               (e.value OPERATOR(pg_catalog.->>) 'position')::pg_catalog.numeric::pg_catalog.int8 AS pos,"
          "               e.ord"
-         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
+         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord) OFFSET 0) AS u"
          "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
          " cp AS ("
          "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
@@ -161,15 +173,17 @@ const StatementSpec& spec(Statement statement) {
          "  SELECT n.id, n.hash, n.pos, n.ord,"
          "         EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) n.pos) AS below"
          "  FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
-         " stored AS ("
-         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash, firsts.below"
-         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2") "),"
          " recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
          "  SELECT firsts.id, $2, firsts.hash FROM firsts WHERE NOT firsts.below"
          "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING \"eventId\"),"
+         " stored AS ("
+         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash, firsts.below"
+         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2")
+         "  WHERE (SELECT pg_catalog.count(*) FROM recorded) OPERATOR(pg_catalog.<)"
+         "        (SELECT pg_catalog.count(*) FROM firsts)),"
          " positioned AS ("
          "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
          "  SELECT recorded.\"eventId\", $2, firsts.pos"
