@@ -8,7 +8,7 @@ WHERE c.relname LIKE 'projection_offset%' ORDER BY 2;
 SELECT p.oid::regprocedure, p.prosecdef FROM pg_proc p
 JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'projection_offset'
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- A hostile schema first on the path: a fake table, a fake "=" operator
 -- for text and a fake unnest. None of them may capture the extension's SQL.
