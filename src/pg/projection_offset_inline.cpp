@@ -85,15 +85,6 @@ TriggerData* trigger_data(FunctionCallInfo fcinfo) {
     });
 }
 
-// The schema name, quoted, of the extension (that of this function).
-std::string quoted_schema(Oid nsp) {
-    const char* quoted = pg_call([nsp]() noexcept {
-        const char* name = get_namespace_name(nsp);
-        return name ? quote_identifier(name) : nullptr;
-    });
-    if (!quoted) raise(Problem{"3F000", "schema of extension \"projection_offset\" does not exist", "", ""});
-    return quoted;
-}
 
 SPIPlanPtr handlers_statement(const std::string& schema) {
     if (handlers_plan && handlers_plan_schema == schema) return handlers_plan;
@@ -179,10 +170,6 @@ std::vector<InlineHandler> running_inline_handlers(const std::string& schema, Oi
     return handlers;
 }
 
-std::string quoted(const std::string& identifier) {
-    const char* value = identifier.c_str();
-    return pg_call([value]() noexcept { return quote_identifier(value); });
-}
 
 // apply_with_offset_batch(text, regprocedure, jsonb) of the extension, with
 // the EXECUTE privilege of the appending role checked as a SQL call would.
@@ -245,9 +232,10 @@ void apply_handler(const InlineHandler& handler, FmgrInfo* batch, const std::str
             "Create the function again, or pause or unregister the handler."});
     }
     const std::string sql = [&] {
-        const std::string t = transition_table, id = quoted(handler.id_column),
-                          type = quoted(handler.type_column), payload = quoted(handler.payload_column),
-                          pos = quoted(handler.position_column);
+        const std::string t = transition_table, id = quoted_identifier(handler.id_column),
+                          type = quoted_identifier(handler.type_column),
+                          payload = quoted_identifier(handler.payload_column),
+                          pos = quoted_identifier(handler.position_column);
         const char* parts[5] = {t.c_str(), id.c_str(), type.c_str(), payload.c_str(), pos.c_str()};
         const char* text = pg_call([&]() noexcept {
             return psprintf(kEventsSql, parts[0], parts[1], parts[2], parts[3], parts[4]);

@@ -347,6 +347,24 @@ void replace_plans() {
     }
 }
 
+}  // namespace
+
+std::string quoted_schema(Oid nsp) {
+    const char* quoted = pg_call([nsp]() noexcept {
+        const char* name = get_namespace_name(nsp);
+        return name ? quote_identifier(name) : nullptr;
+    });
+    if (!quoted) raise(Problem{"3F000", "schema of extension \"projection_offset\" does not exist", "", ""});
+    return quoted;
+}
+
+std::string quoted_identifier(const std::string& identifier) {
+    const char* value = identifier.c_str();
+    return pg_call([value]() noexcept { return quote_identifier(value); });
+}
+
+namespace {
+
 SPIPlanPtr prepared(Statement statement, Oid nsp) {
     if (executing == 0) free_retired_plans();
     if (cache.stale || cache.nsp != nsp) {
@@ -360,13 +378,8 @@ SPIPlanPtr prepared(Statement statement, Oid nsp) {
     if (slot) return slot;
 
     const StatementSpec& s = spec(statement);
-    const char* schema = pg_call([&]() noexcept {
-        const char* name = get_namespace_name(nsp);
-        return name ? quote_identifier(name) : nullptr;
-    });
-    if (!schema) {
-        raise(Problem{"3F000", "schema of extension \"projection_offset\" does not exist", "", ""});
-    }
+    const std::string quoted = quoted_schema(nsp);
+    const char* schema = quoted.c_str();
     char* sql = pg_call([&]() noexcept { return psprintf(s.sql, schema); });
     slot = pg_call([&]() noexcept {
         SPIPlanPtr plan = SPI_prepare(sql, s.nargs, const_cast<Oid*>(s.argtypes.data()));

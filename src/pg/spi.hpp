@@ -31,6 +31,12 @@ enum class Statement {
 // The schema the extension was installed in: that of the called function.
 Oid extension_namespace(FunctionCallInfo fcinfo);
 
+// The name of schema `nsp`, quoted for SQL text; 3F000 if it is gone.
+std::string quoted_schema(Oid nsp);
+
+// An identifier quoted for SQL text, as quote_identifier() does.
+std::string quoted_identifier(const std::string& identifier);
+
 // Receives the rows of a statement one at a time, from inside the executor,
 // so that a large result is never held in memory. row() runs inside a
 // pg_call: it must not throw, and must not keep C++ objects with

@@ -21,6 +21,7 @@
 // repeats nothing (a repeat would meet its offsets anyway).
 #include <algorithm>
 
+#include "spi.hpp"
 #include "worker_shmem.hpp"
 #include "worker_spi.hpp"
 #include "../core/worker_policy.hpp"
@@ -88,12 +89,6 @@ OwnPlans own;
 std::unordered_map<std::string, Memory>* memory = nullptr;
 MemoryContext step_context = nullptr;
 
-std::string quote_ident(const std::string& name) {
-    const char* text = name.c_str();
-    const char* quoted = pg_call([text]() noexcept { return quote_identifier(text); });
-    return quoted;
-}
-
 // The extension's schema in this database, or InvalidOid when it is not
 // installed there (or predates the registry).
 Oid extension_schema() {
@@ -114,9 +109,9 @@ Oid extension_schema() {
 void prepare_own(Oid nsp) {
     if (own.nsp == nsp && own.list.ready()) return;
     own.nsp = nsp;
-    const char* nspname = pg_call([nsp]() noexcept { return quote_identifier(get_namespace_name(nsp)); });
-    const std::string h = std::string(nspname) + ".projection_offset_handler";
-    const std::string dl = std::string(nspname) + ".projection_offset_dead_letter";
+    const std::string nspname = quoted_schema(nsp);
+    const std::string h = nspname + ".projection_offset_handler";
+    const std::string dl = nspname + ".projection_offset_dead_letter";
     const std::string columns =
         "SELECT projector, source::pg_catalog.oid, id_column, type_column, payload_column, position_column,"
         " event_types, on_error, max_attempts, batch_size, run_as::pg_catalog.oid, state, \"position\","
@@ -159,7 +154,7 @@ void prepare_own(Oid nsp) {
         11, park_types);
     // The stored signature resolved as the registry does, with the path
     // pinned to pg_catalog.
-    own.resolve.prepare("SELECT " + std::string(nspname) + "._projection_offset_projector($1)::pg_catalog.oid", 1, text1);
+    own.resolve.prepare("SELECT " + nspname + "._projection_offset_projector($1)::pg_catalog.oid", 1, text1);
     const Oid error_types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     own.handler_error.prepare(
         "UPDATE " + h +
@@ -222,15 +217,15 @@ bool prepare_source(const Handler& h, SourcePlans& plans) {
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("source relation with OID %u does not exist", source)));
         return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), rel);
     });
-    const char* nspname = pg_call([]() noexcept { return quote_identifier(get_namespace_name(own.nsp)); });
-    const std::string pos = "e." + quote_ident(h.position_column);
+    const std::string nspname = quoted_schema(own.nsp);
+    const std::string pos = "e." + quoted_identifier(h.position_column);
     const std::string where = " FROM " + std::string(relation) + " e WHERE " + pos + " OPERATOR(pg_catalog.>) $1 AND " +
                               pos + " OPERATOR(pg_catalog.<=) $2" +
-                              (h.event_types ? " AND CAST(e." + quote_ident(h.type_column) +
+                              (h.event_types ? " AND CAST(e." + quoted_identifier(h.type_column) +
                                                    " AS pg_catalog.text) OPERATOR(pg_catalog.=) ANY ($5)"
                                              : std::string()) +
                               " ORDER BY " + pos + " LIMIT $3";
-    const std::string id = "CAST(e." + quote_ident(h.id_column) + " AS pg_catalog.text)";
+    const std::string id = "CAST(e." + quoted_identifier(h.id_column) + " AS pg_catalog.text)";
     const std::string position = "CAST(" + pos + " AS pg_catalog.int8)";
     const Oid types[] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID, REGPROCEDUREOID};
     plans.max_position.prepare("SELECT CAST(pg_catalog.max(" + pos + ") AS pg_catalog.int8) FROM " +
@@ -238,7 +233,7 @@ bool prepare_source(const Handler& h, SourcePlans& plans) {
                                0, nullptr);
     // The batch in a CTE, so that the events are read once, in order.
     plans.apply.prepare(
-        "WITH ev AS (SELECT " + id + " AS event_id, e." + quote_ident(h.payload_column) + " AS payload, " +
+        "WITH ev AS (SELECT " + id + " AS event_id, e." + quoted_identifier(h.payload_column) + " AS payload, " +
             position + " AS pos" + where +
             ") SELECT pg_catalog.count(*), pg_catalog.max(ev.pos),"
             " CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN " + nspname +
