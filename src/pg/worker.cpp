@@ -370,14 +370,54 @@ std::optional<std::string> optional_text(const char* s) {
     return std::string(s);
 }
 
+// An error that ended a step, copied out of the transaction's memory
+// before the transaction is rolled back.
+struct ErrorCopy {
+    int code = ERRCODE_INTERNAL_ERROR;
+    std::string sqlstate, message;
+    std::optional<std::string> detail, hint, context;
+};
+
+ErrorCopy copy_error(const ErrorData* e) {
+    ErrorCopy c;
+    if (e == nullptr) {
+        c.sqlstate = "XX000";
+        c.message = "out of memory while copying an error";
+        return c;
+    }
+    c.code = e->sqlerrcode;
+    const int code = e->sqlerrcode;
+    c.sqlstate = pg_call([code]() noexcept { return unpack_sql_state(code); });
+    c.message = e->message ? e->message : "";
+    c.detail = optional_text(e->detail);
+    c.hint = optional_text(e->hint);
+    c.context = optional_text(e->context);
+    return c;
+}
+
 // The error's context without its last line, the worker's own batch
 // statement, which says nothing the handler's name does not.
-std::optional<std::string> event_context(const char* context) {
-    if (context == nullptr) return std::nullopt;
-    std::string text(context);
+std::optional<std::string> event_context(const std::optional<std::string>& context) {
+    if (!context) return std::nullopt;
+    std::string text(*context);
     const size_t own_statement = text.find("\nSQL statement \"WITH ev AS (");
     if (own_statement != std::string::npos) text.erase(own_statement);
     return text;
+}
+
+// The five parameters sqlstate, message, detail, hint and context of a
+// statement that records an error, from values[0] and nulls[0] on; the
+// context of an event's error without the worker's own statement.
+void put_error(const ErrorCopy& e, bool event_error, Datum* values, char* nulls) {
+    const std::optional<std::string> context = event_error ? event_context(e.context) : e.context;
+    const std::optional<std::string>* optional[3] = {&e.detail, &e.hint, &context};
+    values[0] = text_datum(e.sqlstate);
+    values[1] = text_datum(e.message);
+    nulls[0] = nulls[1] = ' ';
+    for (int i = 0; i < 3; i++) {
+        values[2 + i] = *optional[i] ? text_datum(**optional[i]) : Datum(0);
+        nulls[2 + i] = *optional[i] ? ' ' : 'n';
+    }
 }
 
 // The handler's row after a step: progress and error fields.
@@ -389,19 +429,13 @@ struct Outcome {
     std::optional<int64_t> error_position;
     int attempts = 0;
     std::optional<TimestampTz> next_attempt_at;
-    ErrorData* error = nullptr;  // a new last_error, about error_for
+    std::optional<ErrorCopy> error;  // a new last_error, about error_for
     std::optional<std::string> error_for;
     TimestampTz error_at = 0, first_failure = 0;
 };
 
 void write_outcome(const Handler& h, const Outcome& o) {
-    const char* sqlstate = o.error ? pg_call([&o]() noexcept { return pstrdup(unpack_sql_state(o.error->sqlerrcode)); })
-                                   : nullptr;
     auto text_or_null = [](const std::optional<std::string>& s) { return s ? text_datum(*s) : Datum(0); };
-    const std::optional<std::string> message = o.error ? optional_text(o.error->message) : std::nullopt;
-    const std::optional<std::string> detail = o.error ? optional_text(o.error->detail) : std::nullopt;
-    const std::optional<std::string> hint = o.error ? optional_text(o.error->hint) : std::nullopt;
-    const std::optional<std::string> context = o.error ? event_context(o.error->context) : std::nullopt;
     Datum values[17] = {text_datum(h.name),
                         Int64GetDatum(o.position.value_or(0)),
                         TimestampTzGetDatum(o.behind_since.value_or(0)),
@@ -410,48 +444,31 @@ void write_outcome(const Handler& h, const Outcome& o) {
                         Int64GetDatum(o.error_position.value_or(0)),
                         Int32GetDatum(o.attempts),
                         TimestampTzGetDatum(o.next_attempt_at.value_or(0)),
-                        BoolGetDatum(o.error != nullptr),
-                        sqlstate ? text_datum(sqlstate) : Datum(0),
-                        text_or_null(message),
-                        text_or_null(detail),
-                        text_or_null(hint),
-                        text_or_null(context),
+                        BoolGetDatum(o.error.has_value()),
+                        0, 0, 0, 0, 0,  // the error's fields, below
                         TimestampTzGetDatum(o.error_at),
                         TimestampTzGetDatum(o.first_failure),
                         text_or_null(o.error_for)};
     char nulls[18] = "                 ";
+    if (o.error)
+        put_error(*o.error, true, &values[9], &nulls[9]);
+    else
+        memset(&nulls[9], 'n', 5);
     if (!o.position) nulls[1] = 'n';
     if (!o.behind_since) nulls[2] = 'n';
     if (!o.error_event) nulls[4] = 'n';
     if (!o.error_position) nulls[5] = 'n';
     if (!o.next_attempt_at) nulls[7] = 'n';
-    if (!sqlstate) nulls[9] = 'n';
-    if (!message) nulls[10] = 'n';
-    if (!detail) nulls[11] = 'n';
-    if (!hint) nulls[12] = 'n';
-    if (!context) nulls[13] = 'n';
     if (!o.error) nulls[14] = nulls[15] = 'n';
     if (!o.error_for) nulls[16] = 'n';
     own.progress.run(values, nulls);
 }
 
-void park(const Handler& h, const Event& event, const ErrorData* e, int attempts, TimestampTz first, TimestampTz last) {
-    const char* sqlstate = pg_call([e]() noexcept { return pstrdup(unpack_sql_state(e->sqlerrcode)); });
-    const std::optional<std::string> detail = optional_text(e->detail), hint = optional_text(e->hint),
-                                     context = event_context(e->context);
-    Datum values[11] = {text_datum(h.name),
-                        text_datum(event.id),
-                        Int64GetDatum(event.position),
-                        text_datum(sqlstate),
-                        text_datum(e->message ? e->message : ""),
-                        detail ? text_datum(*detail) : Datum(0),
-                        hint ? text_datum(*hint) : Datum(0),
-                        context ? text_datum(*context) : Datum(0),
-                        Int32GetDatum(attempts),
-                        TimestampTzGetDatum(first),
-                        TimestampTzGetDatum(last)};
-    const char nulls[12] = {' ', ' ', ' ', ' ', ' ', detail ? ' ' : 'n', hint ? ' ' : 'n', context ? ' ' : 'n', ' ',
-                            ' ', ' ', '\0'};
+void park(const Handler& h, const Event& event, const ErrorCopy& e, int attempts, TimestampTz first, TimestampTz last) {
+    Datum values[11] = {text_datum(h.name), text_datum(event.id), Int64GetDatum(event.position), 0, 0, 0, 0, 0,
+                        Int32GetDatum(attempts), TimestampTzGetDatum(first), TimestampTzGetDatum(last)};
+    char nulls[12] = "           ";
+    put_error(e, true, &values[3], &nulls[3]);
     own.park.run(values, nulls);
 }
 
@@ -480,13 +497,13 @@ void apply_one_by_one(const Handler& h, SourcePlans& plans, Oid projector, int64
         const bool same = o.error_event && *o.error_event == event.id;
         const int attempts = same ? o.attempts + 1 : 1;
         const TimestampTz first = same && h.first_failure ? *h.first_failure : at;
-        o.error = e;
+        o.error = copy_error(e);
         o.error_for = event.id;
         o.error_at = at;
         o.first_failure = first;
         switch (on_failure(attempts, h.max_attempts, h.dead_letter)) {
             case FailureAction::Park:
-                park(h, event, e, attempts, first, at);
+                park(h, event, *o.error, attempts, first, at);
                 cursor = event.position;
                 o.error_event.reset();
                 o.error_position.reset();
@@ -631,31 +648,6 @@ void commit_transaction() {
     });
 }
 
-// An error that ended a step, copied out of the transaction's memory
-// before the transaction is rolled back.
-struct ErrorCopy {
-    int code = ERRCODE_INTERNAL_ERROR;
-    std::string sqlstate, message;
-    std::optional<std::string> detail, hint, context;
-};
-
-ErrorCopy copy_error(const ErrorData* e) {
-    ErrorCopy c;
-    if (e == nullptr) {
-        c.sqlstate = "XX000";
-        c.message = "out of memory while copying an error";
-        return c;
-    }
-    c.code = e->sqlerrcode;
-    const int code = e->sqlerrcode;
-    c.sqlstate = pg_call([code]() noexcept { return unpack_sql_state(code); });
-    c.message = e->message ? e->message : "";
-    c.detail = optional_text(e->detail);
-    c.hint = optional_text(e->hint);
-    c.context = optional_text(e->context);
-    return c;
-}
-
 // Rolls back everything a step did and logs the error that ended it.
 void abandon_step(const ErrorCopy& e, const std::string& handler) {
     const char* name = handler.c_str();
@@ -674,16 +666,9 @@ void record_handler_error(const std::string& name, const ErrorCopy& e, Timestamp
     try {
         start_transaction();
         const TimestampTz at = now();
-        Datum values[8] = {text_datum(name),
-                           text_datum(e.sqlstate),
-                           text_datum(e.message),
-                           e.detail ? text_datum(*e.detail) : Datum(0),
-                           e.hint ? text_datum(*e.hint) : Datum(0),
-                           e.context ? text_datum(*e.context) : Datum(0),
-                           TimestampTzGetDatum(at),
-                           TimestampTzGetDatum(retry_at)};
-        const char nulls[9] = {' ', ' ', ' ', e.detail ? ' ' : 'n', e.hint ? ' ' : 'n', e.context ? ' ' : 'n',
-                               ' ', ' ', '\0'};
+        Datum values[8] = {text_datum(name), 0, 0, 0, 0, 0, TimestampTzGetDatum(at), TimestampTzGetDatum(retry_at)};
+        char nulls[9] = "        ";
+        put_error(e, false, &values[1], &nulls[1]);
         own.handler_error.run(values, nulls);
         commit_transaction();
     } catch (const PgError& again) {
