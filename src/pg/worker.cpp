@@ -74,7 +74,6 @@ struct Memory {
     int64_t pending_max = 0;   // M
     std::vector<VirtualTransactionId> writers;
     TimestampTz observed_at = 0;
-    bool behind_marked = false;
     TimestampTz error_retry_at = 0;  // after an error outside any event
     SourcePlans plans;
 };
@@ -565,15 +564,14 @@ StepResult step(const std::string& name, Memory& m) {
             m.pending_max = max_position;
             m.writers = source_writers(h.source);
             m.observed_at = start;
-            m.behind_marked = false;
         }
     }
     if (m.pending && !writers_ended(m.writers)) {
         result.waiting_for_writers = true;
-        if (!m.behind_marked && !h.behind_since) {
+        // Once marked, the handler row read at the start of the step says so.
+        if (!h.behind_since) {
             Datum values[2] = {text_datum(name), TimestampTzGetDatum(m.observed_at)};
             own.behind.run(values, nullptr);
-            m.behind_marked = true;
         }
         return result;
     }

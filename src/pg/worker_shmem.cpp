@@ -20,7 +20,6 @@ namespace {
 
 struct Slot {
     Oid database;
-    pid_t pid;
     Latch* latch;
 };
 
@@ -55,7 +54,7 @@ void startup_shmem() {
     if (!found) {
         SpinLockInit(&shared->mutex);
         shared->count = count;
-        for (int i = 0; i < count; i++) shared->slots[i] = Slot{InvalidOid, 0, nullptr};
+        for (int i = 0; i < count; i++) shared->slots[i] = Slot{InvalidOid, nullptr};
     }
     LWLockRelease(AddinShmemInitLock);
 }
@@ -146,22 +145,10 @@ void worker_install() {
 
 void worker_wake_at_transaction_end() { wake_pending = true; }
 
-void worker_wake_now() { wake_database(MyDatabaseId); }
-
-bool worker_running_here() {
-    if (shared == nullptr) return false;
-    bool running = false;
-    SpinLockAcquire(&shared->mutex);
-    for (int i = 0; i < shared->count; i++)
-        if (shared->slots[i].database == MyDatabaseId && shared->slots[i].pid != 0) running = true;
-    SpinLockRelease(&shared->mutex);
-    return running;
-}
-
 void worker_publish(int slot, bool present) {
     if (shared == nullptr || slot < 0 || slot >= shared->count) return;
     SpinLockAcquire(&shared->mutex);
-    shared->slots[slot] = present ? Slot{MyDatabaseId, MyProcPid, MyLatch} : Slot{InvalidOid, 0, nullptr};
+    shared->slots[slot] = present ? Slot{MyDatabaseId, MyLatch} : Slot{InvalidOid, nullptr};
     SpinLockRelease(&shared->mutex);
 }
 

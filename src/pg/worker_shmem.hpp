@@ -16,14 +16,8 @@ void worker_install();
 // when it commits or aborts, the worker of this database is woken.
 void worker_wake_at_transaction_end();
 
-// Wakes the worker of this database now.
-void worker_wake_now();
-
-// Whether a projection worker serves the current database now.
-bool worker_running_here();
-
-// The worker of slot `slot` announces itself (its database, pid and latch)
-// or withdraws.
+// The worker of slot `slot` announces itself (its database and latch) or
+// withdraws.
 void worker_publish(int slot, bool present);
 
 // projection_offset.worker_naptime, in milliseconds.
