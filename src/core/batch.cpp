@@ -61,10 +61,7 @@ void BatchOutcome::recorded(std::uint64_t ordinal) noexcept {
     if (!inconsistent_) ++recorded_;
 }
 
-void BatchOutcome::below_checkpoint(std::uint64_t ordinal) noexcept {
-    if (ordinal >= 1 && ordinal <= flags_.size() && !(flags_[ordinal - 1] & kBelow)) ++below_;
-    set(ordinal, kBelow);
-}
+void BatchOutcome::below_checkpoint(std::uint64_t ordinal) noexcept { set(ordinal, kBelow); }
 
 void BatchOutcome::distinct(std::uint64_t ids) noexcept {
     ++summaries_;

@@ -54,9 +54,6 @@ public:
     void below_checkpoint(std::uint64_t ordinal) noexcept;
     void distinct(std::uint64_t ids) noexcept;  // once per claim
     void positions(std::uint64_t recorded) noexcept { positions_recorded_ = recorded; }
-    // How many distinct ids the claim found stored before it (above the
-    // checkpoint), hashes compared.
-    void found_stored(std::uint64_t ids) noexcept { found_stored_ = ids; }
 
     // Check statement rows.
     void missing(std::uint64_t ordinal) noexcept { set(ordinal, kMissing); }  // a first occurrence not stored
@@ -74,11 +71,6 @@ public:
     std::uint64_t positions_recorded() const { return positions_recorded_; }
     // Every event was a first occurrence recorded now: nothing to check.
     bool all_recorded() const { return recorded_ == flags_.size(); }
-    // Some distinct id was neither recorded, nor at or below the checkpoint,
-    // nor found stored by the claim: its row was committed after the
-    // claim's snapshot (or a trigger skipped it), and its hashes still need
-    // comparing.
-    bool unseen_ids() const { return distinct_ids_ > recorded_ + below_ + found_stored_; }
     std::optional<std::size_t> first_divergent() const { return first_divergent_; }
     // The first event whose id is neither recorded nor stored, leaving out
     // those at or below the checkpoint (which are not stored on purpose).
@@ -92,8 +84,6 @@ private:
     std::size_t recorded_ = 0;
     std::uint64_t distinct_ids_ = 0;
     std::uint64_t positions_recorded_ = 0;
-    std::uint64_t below_ = 0;
-    std::uint64_t found_stored_ = 0;
     int summaries_ = 0;
     bool inconsistent_ = false;
     std::optional<std::size_t> first_divergent_;

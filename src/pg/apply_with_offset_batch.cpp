@@ -4,17 +4,21 @@
 // now, in array order, in one transaction and without a subtransaction per
 // event.
 //
-// Memory stays close to that of hand-written set-based SQL: the events
-// array is read in place, never copied per event. Each pass over it works
-// in a per-element memory context reset after every element; the claim
-// statement reads the array itself (as INSERT ... SELECT FROM
-// jsonb_array_elements would) and streams back only ordinals, which land in
-// a byte per event (BatchOutcome).
+// The events array is read in place, never copied per event: each pass
+// over it works in a per-element memory context reset after every element.
+// The ids are sorted here (BatchIds: a pointer, a length and an ordinal per
+// event), which finds repeats inside the batch and gives the claim its lock
+// order without a sort or a window in SQL. The claim then inserts the
+// distinct ids with their payload hashes, computed here once per event, in
+// parts of at most kPartIds ids, so that its arrays stay small whatever the
+// batch; what it reports lands in a byte per event (BatchOutcome).
 #include <string>
 
 #include "../core/batch.hpp"
+#include "../core/batch_ids.hpp"
 #include "../core/outcome.hpp"
 #include "claim_pair.hpp"
+#include "payload_hash.hpp"
 #include "projection_offset_counters.hpp"
 #include "projector.hpp"
 
@@ -64,6 +68,7 @@ std::string_view id_of(const Element& e) {
 // Checks element i (0-based): an object with a string "event_id" within the
 // limits and, if any, a bigint "position".
 struct Checked {
+    std::string_view id;  // points into the events array
     bool has_payload;
     bool has_position;  // a non-null position
 };
@@ -96,7 +101,7 @@ Checked check_element(Jsonb* events, uint32 i) {
                           ""});
         }
     }
-    return Checked{raw.has_payload, entry.position_kind == JsonKind::Number};
+    return Checked{entry.id, raw.has_payload, entry.position_kind == JsonKind::Number};
 }
 
 // The event id of element i (0-based), copied, for a message.
@@ -114,14 +119,20 @@ Jsonb* events_arg(FunctionCallInfo fcinfo, int n) {
     return events;
 }
 
-// A memory context for one element's garbage. Not deleted by a destructor:
-// on an error, PostgreSQL frees it with the caller's context.
+// A memory context for one element's (or one claim part's) garbage. Not
+// deleted by a destructor: on an error, PostgreSQL frees it with the
+// caller's context.
 class ElementContext {
 public:
-    ElementContext()
-        : cxt_(pg_call([]() noexcept {
-              return AllocSetContextCreate(CurrentMemoryContext, "projection_offset batch element",
-                                           ALLOCSET_DEFAULT_SIZES);
+    enum For { Element, ClaimPart };
+    explicit ElementContext(For purpose = Element)
+        : cxt_(pg_call([purpose]() noexcept {
+              // The name must be a literal (AllocSetContextCreate keeps the pointer).
+              return purpose == Element
+                         ? AllocSetContextCreate(CurrentMemoryContext, "projection_offset batch element",
+                                                 ALLOCSET_DEFAULT_SIZES)
+                         : AllocSetContextCreate(CurrentMemoryContext, "projection_offset batch claim part",
+                                                 ALLOCSET_DEFAULT_SIZES);
           })) {}
     MemoryContext get() const { return cxt_; }
     void reset() {
@@ -152,14 +163,15 @@ private:
 class DivergenceHashes {
 public:
     explicit DivergenceHashes(MemoryContext keep) : keep_(keep) {}
-    // Called from a RowSink, inside the executor.
-    void keep(Datum stored, Datum given) noexcept {
-        MemoryContext old = MemoryContextSwitchTo(keep_);
-        if (stored_) pfree(stored_);
-        if (given_) pfree(given_);
-        stored_ = text_to_cstring(DatumGetTextPP(stored));
-        given_ = text_to_cstring(DatumGetTextPP(given));
-        MemoryContextSwitchTo(old);
+    void keep(std::string_view stored, std::string_view given) {
+        pg_call([&]() noexcept {
+            MemoryContext old = MemoryContextSwitchTo(keep_);
+            if (stored_) pfree(stored_);
+            if (given_) pfree(given_);
+            stored_ = pnstrdup(stored.data(), stored.size());
+            given_ = pnstrdup(given.data(), given.size());
+            MemoryContextSwitchTo(old);
+        });
     }
     const char* stored() const { return stored_ ? stored_ : ""; }
     const char* given() const { return given_ ? given_ : ""; }
@@ -168,55 +180,6 @@ private:
     MemoryContext keep_;
     char* stored_ = nullptr;
     char* given_ = nullptr;
-};
-
-// Rows of ClaimEvents / ClaimEventsAt: (ordinal, kind, n, stored, given).
-class ClaimSink : public RowSink {
-public:
-    ClaimSink(BatchOutcome& outcome, DivergenceHashes& hashes) : outcome_(outcome), hashes_(hashes) {}
-    void row(const Datum* values, const bool* isnull) noexcept override {
-        const int32 kind = isnull[1] ? -1 : DatumGetInt32(values[1]);
-        const uint64_t ordinal = isnull[0] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[0]));
-        const uint64_t n = isnull[2] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[2]));
-        switch (kind) {
-            case 0: outcome_.distinct(n); break;
-            case 1: outcome_.recorded(ordinal); break;
-            case 2: outcome_.below_checkpoint(ordinal); break;
-            case 3: outcome_.positions(n); break;
-            case 5: outcome_.found_stored(n); break;
-            case 4:  // another hash than the row stored before
-            case 6:  // another hash than the first occurrence, recorded now
-                if (isnull[3] || isnull[4]) {
-                    outcome_.recorded(0);  // marks the outcome inconsistent
-                } else if (outcome_.divergent(ordinal)) {
-                    hashes_.keep(values[3], values[4]);
-                }
-                break;
-            default: outcome_.recorded(0); break;
-        }
-    }
-
-private:
-    BatchOutcome& outcome_;
-    DivergenceHashes& hashes_;
-};
-
-// Rows of DivergentEvents and MissingEvents: (ordinal, stored, given).
-class CheckSink : public RowSink {
-public:
-    CheckSink(BatchOutcome& outcome, DivergenceHashes& hashes) : outcome_(outcome), hashes_(hashes) {}
-    void row(const Datum* values, const bool* isnull) noexcept override {
-        const uint64_t ordinal = isnull[0] ? 0 : static_cast<uint64_t>(DatumGetInt64(values[0]));
-        if (isnull[1] || isnull[2]) {
-            outcome_.missing(ordinal);
-        } else if (outcome_.divergent(ordinal)) {
-            hashes_.keep(values[1], values[2]);
-        }
-    }
-
-private:
-    BatchOutcome& outcome_;
-    DivergenceHashes& hashes_;
 };
 
 // A one-dimensional array of a varlena type with int alignment (text,
@@ -274,6 +237,294 @@ size_t payload_size(const Element& e, MemoryContext element_cxt) {
         return static_cast<size_t>(VARSIZE(JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload))));
     });
 }
+
+// A text datum's bytes, inside the executor (a pg_call). Ids and hashes are
+// short and stored inline, but may be compressed: detoasting then
+// allocates in the executor's context.
+std::string_view datum_text(Datum d) {
+    auto* t =
+        reinterpret_cast<text*>(pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(d))));
+    return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+// The claim of a batch, one part of its sorted ids at a time. Each part is
+// either claimed first, and the ids the INSERT did not record are then
+// looked up (two index lookups for a re-delivered event, one descent less
+// for a new one), or looked up first, and only the ids not found are
+// claimed (one lookup for a re-delivered event): which one is cheaper
+// depends on whether the events are mostly new, and ClaimOrder remembers
+// which the handler's previous batch was.
+class BatchClaim {
+public:
+    BatchClaim(SpiConnection& spi, Jsonb* events, Datum handler, const BatchIds& ids, BatchOutcome& outcome,
+               DivergenceHashes& divergence, bool with_positions, ElementContext& element_cxt,
+               ElementContext& part_cxt)
+        : spi_(spi),
+          events_(events),
+          handler_(handler),
+          ids_(ids),
+          outcome_(outcome),
+          divergence_(divergence),
+          with_positions_(with_positions),
+          element_cxt_(element_cxt),
+          part_cxt_(part_cxt) {}
+
+    // Claims groups [begin, end) of ids; returns how many of them were
+    // found stored.
+    size_t claim(size_t begin, size_t end, bool look_up_first);
+    uint64_t positions_recorded() const { return positions_; }
+    bool consistent() const { return consistent_; }
+
+private:
+    static constexpr uint8_t kRecorded = 1, kBelow = 2, kFound = 4;
+    struct Given {
+        bool has_hash = false;
+        bool has_position = false;
+        int64 position = 0;
+        char hash[kPayloadHashLength];
+    };
+
+    // Rows of ClaimSorted / ClaimSortedAt: (kind, id, n).
+    class ClaimRows : public RowSink {
+    public:
+        explicit ClaimRows(BatchClaim& claim) : claim_(claim) {}
+        void row(const Datum* values, const bool* isnull) noexcept override {
+            const int32 kind = isnull[0] ? 0 : DatumGetInt32(values[0]);
+            if (kind == 3 && !isnull[2]) {
+                claim_.positions_ += static_cast<uint64_t>(DatumGetInt64(values[2]));
+            } else if ((kind == 1 || kind == 2) && !isnull[1]) {
+                claim_.mark(datum_text(values[1]), kind == 1 ? kRecorded : kBelow, nullptr);
+            } else {
+                claim_.consistent_ = false;
+            }
+        }
+
+    private:
+        BatchClaim& claim_;
+    };
+
+    // Rows of StoredHashes: (id, stored hash).
+    class StoredRows : public RowSink {
+    public:
+        explicit StoredRows(BatchClaim& claim) : claim_(claim) {}
+        void row(const Datum* values, const bool* isnull) noexcept override {
+            if (isnull[0]) {
+                claim_.consistent_ = false;
+                return;
+            }
+            text* stored = nullptr;
+            if (!isnull[1]) {
+                MemoryContext old = MemoryContextSwitchTo(claim_.part_cxt_.get());
+                stored = reinterpret_cast<text*>(PG_DETOAST_DATUM_COPY(values[1]));
+                MemoryContextSwitchTo(old);
+            }
+            claim_.mark(datum_text(values[0]), kFound, stored);
+        }
+
+    private:
+        BatchClaim& claim_;
+    };
+
+    void mark(std::string_view id, uint8_t flag, text* stored) noexcept {
+        auto group = ids_.find(id, begin_, end_);
+        if (!group || (flags_[*group - begin_] & flag)) {
+            consistent_ = false;  // an id of another part, or reported twice
+            return;
+        }
+        flags_[*group - begin_] |= flag;
+        if (flag == kFound) stored_[*group - begin_] = stored;
+    }
+
+    Given given_at(uint32_t ordinal);
+    void look_up(const std::vector<size_t>& groups);
+    void insert(const std::vector<size_t>& groups);
+    Datum id_array(const std::vector<size_t>& groups);
+    void compare(size_t group);
+
+    SpiConnection& spi_;
+    Jsonb* events_;
+    Datum handler_;
+    const BatchIds& ids_;
+    BatchOutcome& outcome_;
+    DivergenceHashes& divergence_;
+    const bool with_positions_;
+    ElementContext& element_cxt_;
+    ElementContext& part_cxt_;
+    uint64_t positions_ = 0;
+    bool consistent_ = true;
+    // The part being claimed: groups [begin_, end_).
+    size_t begin_ = 0, end_ = 0;
+    std::vector<uint8_t> flags_;
+    std::vector<text*> stored_;  // in part_cxt_
+    std::vector<Given> given_;   // of each group's first occurrence
+};
+
+// The payload hash and position of the event at `ordinal`.
+BatchClaim::Given BatchClaim::given_at(uint32_t ordinal) {
+    Given given;
+    {
+        InContext in(element_cxt_.get());
+        const Element e = element_at(events_, ordinal - 1);
+        if (e.has_payload) {
+            payload_hash_hex(e.payload, given.hash);
+            given.has_hash = true;
+        }
+        if (with_positions_ && e.has_position && e.position.type == jbvNumeric) {
+            // Checked to be an integral bigint before anything was written.
+            given.position = pg_call([&]() noexcept {
+                return DatumGetInt64(
+                    DirectFunctionCall1(numeric_int8, NumericGetDatum(e.position.val.numeric)));
+            });
+            given.has_position = true;
+        }
+    }
+    element_cxt_.reset();
+    return given;
+}
+
+Datum BatchClaim::id_array(const std::vector<size_t>& groups) {
+    size_t bytes = 0;
+    for (size_t g : groups) bytes += INTALIGN(VARHDRSZ + ids_.id(g).size());
+    VarlenaArray ids(TEXTOID, static_cast<int>(groups.size()), bytes);
+    for (size_t g : groups) {
+        check_for_interrupts();
+        const std::string_view id = ids_.id(g);
+        char* at = ids.next(VARHDRSZ + id.size());
+        SET_VARSIZE(at, VARHDRSZ + id.size());
+        memcpy(VARDATA(at), id.data(), id.size());
+    }
+    return ids.datum();
+}
+
+void BatchClaim::look_up(const std::vector<size_t>& groups) {
+    if (groups.empty()) return;
+    InContext in(part_cxt_.get());
+    const Datum values[2] = {id_array(groups), handler_};
+    StoredRows rows(*this);
+    spi_.execute_into(Statement::StoredHashes, values, nullptr, 2, rows);
+}
+
+void BatchClaim::insert(const std::vector<size_t>& groups) {
+    if (groups.empty()) return;
+    InContext in(part_cxt_.get());
+    const int count = static_cast<int>(groups.size());
+    VarlenaArray hashes(TEXTOID, count, groups.size() * INTALIGN(VARHDRSZ + kPayloadHashLength));
+    for (size_t g : groups) {
+        const Given& given = given_[g - begin_];
+        if (!given.has_hash) {
+            hashes.append_null();
+            continue;
+        }
+        char* at = hashes.next(VARHDRSZ + kPayloadHashLength);
+        SET_VARSIZE(at, VARHDRSZ + kPayloadHashLength);
+        memcpy(VARDATA(at), given.hash, kPayloadHashLength);
+    }
+    Datum values[4] = {id_array(groups), handler_, hashes.datum(), Datum(0)};
+    if (with_positions_) {
+        values[3] = pg_call([&]() noexcept {
+            Datum* positions = static_cast<Datum*>(palloc(sizeof(Datum) * groups.size()));
+            bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * groups.size()));
+            for (size_t i = 0; i < groups.size(); ++i) {
+                const Given& given = given_[groups[i] - begin_];
+                positions[i] = Int64GetDatum(given.position);
+                nulls[i] = !given.has_position;
+            }
+            int dims[1] = {count};
+            int lbs[1] = {1};
+            return PointerGetDatum(construct_md_array(positions, nulls, 1, dims, lbs, INT8OID, sizeof(int64),
+                                                      FLOAT8PASSBYVAL, 'd'));
+        });
+    }
+    ClaimRows rows(*this);
+    spi_.execute_into(with_positions_ ? Statement::ClaimSortedAt : Statement::ClaimSorted, values, nullptr, 3,
+                      rows);
+}
+
+// Every occurrence of a group is compared with the group's reference hash:
+// the stored one, or that of its first occurrence when it was recorded now.
+void BatchClaim::compare(size_t group) {
+    const size_t i = group - begin_;
+    const uint32_t first = ids_.occurrence(group, 0);
+    if (flags_[i] & kRecorded) outcome_.recorded(first);
+    if (flags_[i] & kBelow) outcome_.below_checkpoint(first);
+    if (!(flags_[i] & (kRecorded | kFound))) {
+        if (!(flags_[i] & kBelow)) outcome_.missing(first);
+        return;
+    }
+    std::string_view reference;
+    if (flags_[i] & kFound) {
+        if (stored_[i] == nullptr) return;  // recorded without a hash: nothing to compare
+        reference = std::string_view(VARDATA_ANY(stored_[i]), VARSIZE_ANY_EXHDR(stored_[i]));
+    } else {
+        if (!given_[i].has_hash) return;
+        reference = std::string_view(given_[i].hash, kPayloadHashLength);
+    }
+    for (size_t k = 0; k < ids_.occurrences(group); ++k) {
+        const uint32_t ordinal = ids_.occurrence(group, k);
+        Given repeat;
+        const Given& given = k == 0 ? given_[i] : (repeat = given_at(ordinal));
+        if (!given.has_hash) continue;
+        const std::string_view hash(given.hash, kPayloadHashLength);
+        if (hash != reference && outcome_.divergent(ordinal)) divergence_.keep(reference, hash);
+    }
+}
+
+size_t BatchClaim::claim(size_t begin, size_t end, bool look_up_first) {
+    begin_ = begin;
+    end_ = end;
+    const size_t n = end - begin;
+    flags_.assign(n, 0);
+    stored_.assign(n, nullptr);
+    given_.resize(n);
+    for (size_t g = begin; g < end; ++g) {
+        check_for_interrupts();
+        given_[g - begin] = given_at(ids_.occurrence(g, 0));
+    }
+    std::vector<size_t> groups;
+    groups.reserve(n);
+    auto select = [&](uint8_t none_of) -> const std::vector<size_t>& {
+        groups.clear();
+        for (size_t g = begin; g < end; ++g) {
+            if (!(flags_[g - begin] & none_of)) groups.push_back(g);
+        }
+        return groups;
+    };
+    if (look_up_first) look_up(select(0));
+    insert(select(kFound));
+    // An id neither recorded nor found conflicted with a row committed
+    // after the snapshot of the statement before (or a trigger skipped it):
+    // read with a new snapshot. Ids at or below the checkpoint are compared
+    // with their stored rows too, as every re-delivery is.
+    look_up(select(static_cast<uint8_t>(kRecorded | kFound | (look_up_first ? kBelow : 0))));
+    size_t found = 0;
+    for (size_t g = begin; g < end; ++g) {
+        check_for_interrupts();
+        compare(g);
+        found += (flags_[g - begin] & kFound) != 0;
+    }
+    part_cxt_.reset();
+    return found;
+}
+
+// Which way the previous batch of a handler in this session was claimed
+// best: looked up first if most of its ids were stored already. A few bits
+// per session, indexed by a hash of the handler name; a collision only
+// costs speed.
+class ClaimOrder {
+public:
+    explicit ClaimOrder(std::string_view handler) : slot_(std::hash<std::string_view>{}(handler) % kSlots) {}
+    bool look_up_first() const { return look_up_first_[slot_]; }
+    void remember(size_t found, size_t claimed) { look_up_first_[slot_] = found * 2 > claimed; }
+
+private:
+    static constexpr uint32_t kSlots = 64;
+    static inline bool look_up_first_[kSlots] = {};
+    size_t slot_;
+};
+
+// Ids claimed per statement: the arrays of one part stay within a few
+// hundred kilobytes.
+constexpr size_t kPartIds = 8192;
 
 // Calls a set projector once with the ids and payloads of the events
 // recorded now, in array order.
@@ -365,6 +616,7 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     Jsonb* events = events_arg(fcinfo, 2);
     const uint32 count = JB_ROOT_COUNT(events);
     BatchOutcome outcome(count);
+    BatchIds ids(count);
     ElementContext element_cxt;
 
     // Every element is checked before anything is written.
@@ -384,22 +636,31 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
             any_position = true;
             outcome.has_position(i + 1);
         }
+        ids.add(checked.id, i + 1);
     }
     if (count == 0) {
         element_cxt.drop();
         return int64_datum(0);
     }
+    ids.sort(check_for_interrupts);
+    outcome.distinct(ids.groups());
 
     // Batches without positions never touch the checkpoint and position
     // tables, so they need no privileges on them.
     const Oid nsp = extension_namespace(fcinfo);
     SpiConnection spi(nsp);
-    const Datum values[2] = {PointerGetDatum(events), handler.datum};
     DivergenceHashes hashes(CurrentMemoryContext);
-    ClaimSink claim(outcome, hashes);
-    spi.execute_into(any_position ? Statement::ClaimEventsAt : Statement::ClaimEvents, values, nullptr, 5,
-                     claim);
-    if (!outcome.consistent()) {
+    ElementContext part_cxt(ElementContext::ClaimPart);
+    BatchClaim claim(spi, events, handler.datum, ids, outcome, hashes, any_position, element_cxt, part_cxt);
+    ClaimOrder order(*handler.view);
+    size_t found = 0;
+    for (size_t begin = 0; begin < ids.groups(); begin += kPartIds) {
+        found += claim.claim(begin, std::min(ids.groups(), begin + kPartIds), order.look_up_first());
+    }
+    part_cxt.drop();
+    order.remember(found, ids.groups());
+    outcome.positions(claim.positions_recorded());
+    if (!claim.consistent() || !outcome.consistent()) {
         raise(Problem{"XX000",
                       "unexpected result of the batch claim of handler \"" + excerpt(*handler.view) + "\"",
                       "", ""});
@@ -410,16 +671,6 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
         raise(
             write_skipped_problem("position of an event for " + handler_words, "projection_offset_position"));
     }
-
-    // The claim compared the hashes of re-deliveries and repeats with the
-    // rows stored before it and with the first occurrences it recorded. An
-    // id it neither recorded nor found conflicted with a row committed after
-    // its snapshot (or a trigger skipped it): those are compared against
-    // what is stored now, with a new snapshot.
-    if (outcome.unseen_ids()) {
-        CheckSink checked(outcome, hashes);
-        spi.execute_into(Statement::DivergentEvents, values, nullptr, 3, checked);
-    }
     if (auto position = outcome.first_divergent()) {
         counters::add(*handler.view, {0, 0, 1});
         raise(batch_divergence_problem(*position, id_at(events, static_cast<uint32>(*position - 1)),
@@ -427,11 +678,11 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     }
     // An INSERT ... ON CONFLICT DO NOTHING records nothing only for a
     // conflict, unless a BEFORE trigger skipped the row: then every id must
-    // be stored, or its events would be reported as applied.
-    if (outcome.unseen_ids() && has_before_insert_trigger(nsp, "projection_offset")) {
-        CheckSink checked(outcome, hashes);
-        spi.execute_into(Statement::MissingEvents, values, nullptr, 3, checked);
-        if (auto position = outcome.first_missing()) {
+    // be stored, or its events would be reported as applied. Without such a
+    // trigger, an id neither recorded nor stored conflicted with a row that
+    // a concurrent offset_release deleted since: a re-delivery.
+    if (auto position = outcome.first_missing()) {
+        if (has_before_insert_trigger(nsp, "projection_offset")) {
             raise(write_skipped_problem(
                 element(*position) + ": " +
                     offset_words(id_at(events, static_cast<uint32>(*position - 1)), *handler.view),

@@ -97,140 +97,61 @@ const StatementSpec& spec(Statement statement) {
          " JOIN input ON input.id" PO_EQ "recorded.\"eventId\""
          " ORDER BY input.ord",
          2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
-        // ClaimEvents: the batch form's claim, from the events array itself
-        // (jsonb, $1), the way hand-written SQL would do it, so that no
-        // per-event copy is held outside the executor. Each event's payload
-        // hash is computed once (OFFSET 0 keeps the subquery from being
-        // flattened, which would copy the hash expression into first_value's
-        // argument and evaluate it twice). The first occurrence of each id
-        // is recorded with its hash, in the same lock order as
-        // ClaimBatchIds; unless every id was recorded now, the rows stored
-        // as of the statement's snapshot are read with their hashes, so that
-        // a re-delivery needs no second statement. A batch of fresh events
-        // is not looked up at all, and none of its ids is compared with a
-        // row its snapshot still saw (one a concurrent offset_release
-        // deleted and committed while the insert waited: forgotten, hash
-        // included). Looking up only the ids not recorded would take an
-        // anti-join of the two CTEs, which a generic plan's estimates make a
-        // nested loop (quadratic in the batch), or an EXCEPT, whose hash
-        // table does not spill (memory linear in the batch).
-        // Rows (ordinal, kind, n, stored hash, given hash):
-        //   kind 1  a first occurrence recorded now
-        //   kind 6  a later occurrence of an id recorded now whose hash
-        //           differs from the first occurrence's (then stored)
-        //   kind 4  an occurrence of an id stored before, with another hash
-        //   kind 0  n = the number of distinct ids
-        //   kind 5  n = how many of them were found stored before
-        {"WITH numbered AS MATERIALIZED ("
-         "  SELECT u.id, u.hash, u.ord,"
-         "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
-         "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
-         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash, e.ord"
-         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord) OFFSET 0) AS u"
-         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
-         " firsts AS (SELECT n.id, n.hash FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
-         " recorded AS ("
+        // ClaimSorted: the batch form's claim. $1 holds the distinct ids of a
+        // batch (or of a part of it) sorted by their bytes, $3 their payload
+        // hashes; both are built by the caller from the events array, which
+        // also finds repeats inside the batch. Rows are inserted in array
+        // order (ORDER BY the ordinal, never by the planner's choice), so
+        // that two batches sharing ids wait on each other in the same order
+        // and cannot deadlock. Rows (kind, id, n): kind 1, an id recorded
+        // now.
+        {"WITH recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
-         "  SELECT firsts.id, $2, firsts.hash FROM firsts"
-         "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
+         "  SELECT u.id, $2, u.hash"
+         "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) WITH ORDINALITY AS u(id, hash, ord)"
+         "  ORDER BY u.ord"
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
-         "  RETURNING \"eventId\"),"
-         " stored AS ("
-         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash"
-         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2")
-         "  WHERE (SELECT pg_catalog.count(*) FROM recorded) OPERATOR(pg_catalog.<)"
-         "        (SELECT pg_catalog.count(*) FROM firsts))"
-         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
-         "  n.first_hash, n.hash"
-         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
-         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
-         " UNION ALL"
-         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
-         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
-         " UNION ALL"
-         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
-         " UNION ALL"
-         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored), NULL, NULL",
-         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
-        // ClaimEventsAt: the same for events with positions, which also skips
-        // positions at or below the checkpoint and records the positions of
-        // what it claims. Further rows: kind 2, a first occurrence skipped
-        // as at or below the checkpoint; kind 3, n = the positions recorded.
-        // Kind 5 counts the ids found stored that are above the checkpoint.
-        {"WITH numbered AS MATERIALIZED ("
-         "  SELECT u.id, u.hash, u.pos, u.ord,"
-         "         pg_catalog.row_number() OVER w AS rn, pg_catalog.first_value(u.hash) OVER w AS first_hash"
-         "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id,"
-         "               " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS hash,"
-         "               (e.value OPERATOR(pg_catalog.->>) 'position')::pg_catalog.numeric::pg_catalog.int8 AS pos,"
-         "               e.ord"
-         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord) OFFSET 0) AS u"
-         "  WINDOW w AS (PARTITION BY u.id ORDER BY u.ord)),"
-         " cp AS ("
+         "  RETURNING \"eventId\")"
+         " SELECT 1, recorded.\"eventId\", NULL::pg_catalog.int8 FROM recorded",
+         3, {TEXTARRAYOID, TEXTOID, TEXTARRAYOID}, SPI_OK_SELECT},
+        // ClaimSortedAt: the same for events with positions ($4, NULL where
+        // an event has none), which skips positions at or below the
+        // handler's checkpoint and records the positions of what it claims.
+        // Further rows: kind 2, an id skipped as at or below the checkpoint;
+        // kind 3, n = the positions recorded.
+        {"WITH cp AS ("
          "  SELECT c.\"position\" FROM %1$s.projection_offset_checkpoint c"
          "  WHERE c.\"handlerName\"" PO_EQ "$2),"
-         " firsts AS ("
-         "  SELECT n.id, n.hash, n.pos, n.ord,"
-         "         EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) n.pos) AS below"
-         "  FROM numbered n WHERE n.rn OPERATOR(pg_catalog.=) 1),"
+         " input AS ("
+         "  SELECT u.id, u.hash, u.pos, u.ord,"
+         "         EXISTS (SELECT FROM cp WHERE cp.\"position\" OPERATOR(pg_catalog.>=) u.pos) AS below"
+         "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), pg_catalog.unnest($4))"
+         "       WITH ORDINALITY AS u(id, hash, pos, ord)),"
          " recorded AS ("
          "  INSERT INTO %1$s.projection_offset (\"eventId\", \"handlerName\", \"payloadHash\")"
-         "  SELECT firsts.id, $2, firsts.hash FROM firsts WHERE NOT firsts.below"
-         "  ORDER BY firsts.id COLLATE pg_catalog.\"C\""
+         "  SELECT input.id, $2, input.hash FROM input WHERE NOT input.below"
+         "  ORDER BY input.ord"
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING \"eventId\"),"
-         " stored AS ("
-         "  SELECT o.\"eventId\" AS id, o.\"payloadHash\" AS hash, firsts.below"
-         "  FROM firsts JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "firsts.id", "$2")
-         "  WHERE (SELECT pg_catalog.count(*) FROM recorded) OPERATOR(pg_catalog.<)"
-         "        (SELECT pg_catalog.count(*) FROM firsts)),"
          " positioned AS ("
          "  INSERT INTO %1$s.projection_offset_position (\"eventId\", \"handlerName\", \"position\")"
-         "  SELECT recorded.\"eventId\", $2, firsts.pos"
-         "  FROM recorded JOIN firsts ON firsts.id" PO_EQ "recorded.\"eventId\""
-         "  WHERE firsts.pos IS NOT NULL"
+         "  SELECT recorded.\"eventId\", $2, input.pos"
+         "  FROM recorded JOIN input ON input.id" PO_EQ "recorded.\"eventId\""
+         "  WHERE input.pos IS NOT NULL"
          "  ON CONFLICT (\"eventId\", \"handlerName\") DO NOTHING"
          "  RETURNING true)"
-         " SELECT n.ord, CASE WHEN n.rn OPERATOR(pg_catalog.=) 1 THEN 1 ELSE 6 END, NULL::pg_catalog.int8,"
-         "  n.first_hash, n.hash"
-         " FROM recorded JOIN numbered n ON n.id" PO_EQ "recorded.\"eventId\""
-         " WHERE n.rn OPERATOR(pg_catalog.=) 1 OR n.hash OPERATOR(pg_catalog.<>) n.first_hash"
+         " SELECT 1, recorded.\"eventId\", NULL::pg_catalog.int8 FROM recorded"
          " UNION ALL"
-         " SELECT n.ord, 4, NULL, s.hash, n.hash FROM numbered n JOIN stored s ON s.id" PO_EQ "n.id"
-         " WHERE s.hash OPERATOR(pg_catalog.<>) n.hash"
+         " SELECT 2, input.id, NULL FROM input WHERE input.below"
          " UNION ALL"
-         " SELECT firsts.ord, 2, NULL, NULL, NULL FROM firsts WHERE firsts.below"
-         " UNION ALL"
-         " SELECT NULL, 0, (SELECT pg_catalog.count(*) FROM firsts), NULL, NULL"
-         " UNION ALL"
-         " SELECT NULL, 3, (SELECT pg_catalog.count(*) FROM positioned), NULL, NULL"
-         " UNION ALL"
-         " SELECT NULL, 5, (SELECT pg_catalog.count(*) FROM stored WHERE NOT stored.below), NULL, NULL",
-         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
-        // DivergentEvents: after the claim, when some id was neither
-        // recorded nor found stored by it (a row a concurrent transaction
-        // committed after the claim's snapshot), with a new snapshot that
-        // sees it. Rows (ordinal, stored, given): each event whose payload
-        // hash differs from the stored one.
-        {"SELECT h.ord, h.stored, h.given FROM ("
-         "  SELECT e.ord, o.\"payloadHash\" AS stored,"
-         "         " PO_PAYLOAD_HASH("(e.value OPERATOR(pg_catalog.->) 'payload')") " AS given"
-         "  FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)"
-         "  JOIN %1$s.projection_offset o"
-         "   ON" PO_KEY_IS("o", "(e.value OPERATOR(pg_catalog.->>) 'event_id')", "$2")
-         "  WHERE o.\"payloadHash\" IS NOT NULL) AS h"
-         " WHERE h.stored OPERATOR(pg_catalog.<>) h.given",
-         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
-        // MissingEvents: the same snapshot; rows (ordinal, NULL, NULL) for
-        // the first occurrence of each id that is not stored at all.
-        {"SELECT firsts.ord, NULL::pg_catalog.text, NULL::pg_catalog.text FROM ("
-         "  SELECT DISTINCT ON (u.id) u.id, u.ord"
-         "  FROM (SELECT e.value OPERATOR(pg_catalog.->>) 'event_id' AS id, e.ord"
-         "        FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(value, ord)) AS u"
-         "  ORDER BY u.id, u.ord) AS firsts"
-         " WHERE NOT EXISTS (SELECT FROM %1$s.projection_offset o"
-         "                   WHERE" PO_KEY_IS("o", "firsts.id", "$2") ")",
-         2, {JSONBOID, TEXTOID}, SPI_OK_SELECT},
+         " SELECT 3, NULL, (SELECT pg_catalog.count(*) FROM positioned)",
+         4, {TEXTARRAYOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID}, SPI_OK_SELECT},
+        // StoredHashes: the rows stored for the ids of an array, as of a
+        // snapshot taken now. Rows (id, stored hash).
+        {"SELECT o.\"eventId\", o.\"payloadHash\""
+         " FROM pg_catalog.unnest($1) AS u(id)"
+         " JOIN %1$s.projection_offset o ON" PO_KEY_IS("o", "u.id", "$2"),
+         2, {TEXTARRAYOID, TEXTOID}, SPI_OK_SELECT},
         // MissingIds: the first id of an array (by position) that is not
         // stored for a handler, with its 1-based position.
         {"SELECT u.id, u.ord FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, ord)"

@@ -15,10 +15,9 @@ enum class Statement {
     StoredHash,         // the recorded payloadHash of one pair, by primary key
     StoredPosition,     // whether one pair has a recorded position
     ClaimBatchIds,      // set-based INSERT of an id array, returning the ids recorded
-    ClaimEvents,        // set-based INSERT of a jsonb events array
-    ClaimEventsAt,      // the same, for batches where events carry positions
-    DivergentEvents,    // which events of the array have another payload hash
-    MissingEvents,      // which ids of the array are not stored
+    ClaimSorted,        // set-based INSERT of sorted ids with their payload hashes
+    ClaimSortedAt,      // the same, for batches where events carry positions
+    StoredHashes,       // the stored payloadHash of each id of an array
     MissingIds,         // the first id of an array that is not stored
     Release,            // forget one pair
     Reset,              // forget a handler: offsets, positions, checkpoint

@@ -77,23 +77,6 @@ TEST(BatchOutcome, RepeatsAndRedeliveriesAreNotRecorded) {
     EXPECT_FALSE(outcome.is_recorded(3));
 }
 
-TEST(BatchOutcome, IdsNeitherRecordedNorFoundNeedALaterLook) {
-    // Five distinct ids: two recorded now, one at or below the checkpoint,
-    // one found stored by the claim; the fifth conflicted with a row the
-    // claim could not see.
-    BatchOutcome outcome(6);
-    outcome.recorded(1);
-    outcome.recorded(2);
-    outcome.below_checkpoint(3);
-    outcome.below_checkpoint(3);  // counted once
-    outcome.distinct(5);
-    outcome.found_stored(1);
-    EXPECT_TRUE(outcome.consistent());
-    EXPECT_TRUE(outcome.unseen_ids());
-    outcome.found_stored(2);
-    EXPECT_FALSE(outcome.unseen_ids());
-}
-
 TEST(BatchOutcome, TheEarliestDivergenceWinsWhateverTheRowOrder) {
     BatchOutcome outcome(10);
     outcome.distinct(10);
