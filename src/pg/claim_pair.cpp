@@ -23,8 +23,9 @@ struct StoredHash {
 
 StoredHash read_stored_hash(SpiConnection& spi, const OffsetKey& key) {
     Datum values[2] = {key.event_id.datum, key.handler_name.datum};
-    if (spi.execute(Statement::StoredHash, values, nullptr, 1) == 0) return StoredHash{};
-    return StoredHash{true, spi.text_at(0, 1)};
+    const SpiResult stored = spi.execute(Statement::StoredHash, values, nullptr, 1);
+    if (stored.rows() == 0) return StoredHash{};
+    return StoredHash{true, stored.text_at(0, 1)};
 }
 
 enum class Insert { Recorded, Existing, BelowCheckpoint };
@@ -38,7 +39,7 @@ struct Attempt {
 // leftover of the pair); otherwise a trigger skipped it.
 void check_position_kept(SpiConnection& spi, const OffsetKey& key) {
     Datum values[2] = {key.event_id.datum, key.handler_name.datum};
-    if (spi.execute(Statement::StoredPosition, values, nullptr, 1) == 0) {
+    if (spi.execute(Statement::StoredPosition, values, nullptr, 1).rows() == 0) {
         raise(write_skipped_problem("position of event \"" + excerpt(*key.event_id.view) +
                                         "\" for handler \"" + excerpt(*key.handler_name.view) + "\"",
                                     "projection_offset_position"));
@@ -52,20 +53,21 @@ Attempt try_insert(SpiConnection& spi, const ClaimRequest& request) {
         Datum values[4] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum,
                            int64_datum(*request.position)};
         const char nulls[4] = {' ', ' ', hash_null, ' '};
-        spi.execute(Statement::ClaimOneAt, values, nulls, 1);
-        if (spi.bool_at(0, 1)) {
-            if (!spi.bool_at(0, 3)) check_position_kept(spi, key);
+        const SpiResult claim = spi.execute(Statement::ClaimOneAt, values, nulls, 1);
+        if (claim.bool_at(0, 1).value_or(false)) {
+            if (!claim.bool_at(0, 3).value_or(false)) check_position_kept(spi, key);
             return Attempt{Insert::Recorded, {}};
         }
-        const Insert insert = spi.bool_at(0, 2) ? Insert::BelowCheckpoint : Insert::Existing;
-        if (!spi.bool_at(0, 4)) return Attempt{insert, {}};
-        return Attempt{insert, StoredHash{true, spi.text_at(0, 5)}};
+        const Insert insert = claim.bool_at(0, 2).value_or(false) ? Insert::BelowCheckpoint : Insert::Existing;
+        if (!claim.bool_at(0, 4).value_or(false)) return Attempt{insert, {}};
+        return Attempt{insert, StoredHash{true, claim.text_at(0, 5)}};
     }
     Datum values[3] = {key.event_id.datum, key.handler_name.datum, request.payload_hash.datum};
     const char nulls[3] = {' ', ' ', hash_null};
-    if (spi.execute(Statement::ClaimOne, values, nulls) == 0) return Attempt{Insert::Existing, {}};
-    if (spi.bool_at(0, 1)) return Attempt{Insert::Recorded, {}};
-    return Attempt{Insert::Existing, StoredHash{true, spi.text_at(0, 2)}};
+    const SpiResult claim = spi.execute(Statement::ClaimOne, values, nulls);
+    if (claim.rows() == 0) return Attempt{Insert::Existing, {}};
+    if (claim.bool_at(0, 1).value_or(false)) return Attempt{Insert::Recorded, {}};
+    return Attempt{Insert::Existing, StoredHash{true, claim.text_at(0, 2)}};
 }
 
 bool classify(SpiConnection& spi, Oid nsp, const ClaimRequest& request) {

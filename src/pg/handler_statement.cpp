@@ -12,15 +12,15 @@ TextArg handler_arg(FunctionCallInfo fcinfo, int n) {
 
 int64_t run_count(FunctionCallInfo fcinfo, Statement statement, const Datum* values, const SqlText& handler) {
     SpiConnection spi(extension_namespace(fcinfo));
-    const uint64_t rows = spi.execute(statement, values, nullptr, 0);
+    const SpiResult result = spi.execute(statement, values, nullptr, 0);
     // The counting statements always return one row; the checkpoint's
     // INSERT ... ON CONFLICT DO UPDATE returns none when a BEFORE trigger
     // skipped the row.
-    if (rows == 0 && statement == Statement::Checkpoint) {
+    if (result.rows() == 0 && statement == Statement::Checkpoint) {
         raise(write_skipped_problem("checkpoint of handler \"" + excerpt(handler.value_or("")) + "\"",
                                     "projection_offset_checkpoint"));
     }
-    const int64_t count = spi.int64_at(0, 1);
+    const int64_t count = result.int64_at(0, 1).value_or(0);
     spi.finish();
     return count;
 }

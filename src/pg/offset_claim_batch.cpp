@@ -71,11 +71,14 @@ Datum offset_claim_batch(FunctionCallInfo fcinfo) {
     // trigger skipped it: then every id must be stored (looked up with a
     // new snapshot, which sees rows that a concurrent transaction committed
     // meanwhile), or it would be reported as applied.
-    if (rows < distinct && has_before_insert_trigger(nsp, "projection_offset") &&
-        spi.execute(Statement::MissingIds, values, nullptr, 1) > 0) {
-        raise(write_skipped_problem("element " + std::to_string(spi.int64_at(0, 2)) + " of event_ids: " +
-                                        offset_words(spi.text_at(0, 1).value_or(""), *handler.view),
-                                    "projection_offset"));
+    if (rows < distinct && has_before_insert_trigger(nsp, "projection_offset")) {
+        const SpiResult missing = spi.execute(Statement::MissingIds, values, nullptr, 1);
+        if (missing.rows() > 0) {
+            raise(write_skipped_problem("element " + std::to_string(missing.int64_at(0, 2).value_or(0)) +
+                                            " of event_ids: " +
+                                            offset_words(missing.text_at(0, 1).value_or(""), *handler.view),
+                                        "projection_offset"));
+        }
     }
     counters::add(*handler.view, {rows, distinct - rows, 0});
     spi.finish();

@@ -66,7 +66,7 @@ constexpr const char* kEventsSql =
 
 // The plan of kHandlersSql, kept for the backend; prepared again when the
 // extension's schema is renamed (its text names the schema).
-SPIPlanPtr handlers_plan = nullptr;
+KeptPlan handlers_plan;
 std::string handlers_plan_schema;
 
 TriggerData* trigger_data(FunctionCallInfo fcinfo) {
@@ -85,91 +85,38 @@ TriggerData* trigger_data(FunctionCallInfo fcinfo) {
     });
 }
 
-
-SPIPlanPtr handlers_statement(const std::string& schema) {
-    if (handlers_plan && handlers_plan_schema == schema) return handlers_plan;
-    if (handlers_plan) {
-        SPIPlanPtr old = handlers_plan;
-        handlers_plan = nullptr;
-        pg_call([old]() noexcept { SPI_freeplan(old); });
-    }
-    const char* schema_c = schema.c_str();
-    SPIPlanPtr plan = pg_call([schema_c]() noexcept {
-        Oid argtypes[1] = {REGCLASSOID};
-        SPIPlanPtr p = SPI_prepare(psprintf(kHandlersSql, schema_c), 1, argtypes);
-        if (p == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(p);
-        return p;
-    });
-    handlers_plan = plan;
-    handlers_plan_schema = schema;
-    return plan;
-}
-
-// A text column of the handlers' result, copied.
-std::string text_column(SPITupleTable* table, uint64 row, int column) {
-    const char* value =
-        pg_call([=]() noexcept { return SPI_getvalue(table->vals[row], table->tupdesc, column); });
-    return value ? std::string(value) : std::string();
-}
-
 std::vector<InlineHandler> running_inline_handlers(const std::string& schema, Oid source) {
-    SPIPlanPtr plan = handlers_statement(schema);
-    struct Result {
-        uint64 rows;
-        SPITupleTable* table;
-    };
-    const Result result = pg_call([plan, source]() noexcept {
-        Datum values[1] = {ObjectIdGetDatum(source)};
-        const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
-        if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-        return Result{SPI_processed, SPI_tuptable};
-    });
-    std::vector<InlineHandler> handlers;
-    if (result.rows == 0) return handlers;
-    if (result.table == nullptr || result.table->numvals != result.rows ||
-        result.table->tupdesc->natts != 9) {
-        raise(Problem{"XX000", "unexpected result of the inline handlers of a source", "", ""});
+    if (!handlers_plan.ready() || handlers_plan_schema != schema) {
+        const char* schema_c = schema.c_str();
+        const char* sql = pg_call([schema_c]() noexcept { return psprintf(kHandlersSql, schema_c); });
+        const Oid argtypes[1] = {REGCLASSOID};
+        handlers_plan.prepare(sql, 1, argtypes, "the inline handlers of a source", SPI_OK_SELECT);
+        handlers_plan_schema = schema;
     }
+    Datum values[1] = {ObjectIdGetDatum(source)};
+    const SpiResult result = handlers_plan.run(values, nullptr);
+    result.expect(9);
+    std::vector<InlineHandler> handlers;
     // The table stays allocated until SPI_finish: event_types points into it.
-    for (uint64 row = 0; row < result.rows; ++row) {
+    for (uint64 row = 0; row < result.rows(); ++row) {
         check_for_interrupts();
         InlineHandler h;
-        h.name = text_column(result.table, row, 1);
-        h.projector_name = text_column(result.table, row, 2);
-        struct Binary {
-            Oid projector;
-            Datum event_types;
-            bool all_types;
-            int64 batch_size;
-        };
-        const Binary b = pg_call([&]() noexcept {
-            bool isnull = true;
-            HeapTuple tuple = result.table->vals[row];
-            TupleDesc desc = result.table->tupdesc;
-            Binary out{InvalidOid, 0, true, 500};
-            Datum projector = SPI_getbinval(tuple, desc, 3, &isnull);
-            if (!isnull) out.projector = DatumGetObjectId(projector);
-            Datum types = SPI_getbinval(tuple, desc, 8, &isnull);
-            out.all_types = isnull;
-            if (!isnull) out.event_types = types;
-            Datum size = SPI_getbinval(tuple, desc, 9, &isnull);
-            if (!isnull) out.batch_size = DatumGetInt64(size);
-            return out;
-        });
-        h.projector = b.projector;
-        h.event_types = b.event_types;
-        h.all_types = b.all_types;
-        h.batch_size = b.batch_size > 0 ? b.batch_size : 500;
-        h.id_column = text_column(result.table, row, 4);
-        h.type_column = text_column(result.table, row, 5);
-        h.payload_column = text_column(result.table, row, 6);
-        h.position_column = text_column(result.table, row, 7);
+        h.name = result.text_at(row, 1).value_or("");
+        h.projector_name = result.text_at(row, 2).value_or("");
+        h.projector = result.oid_at(row, 3).value_or(InvalidOid);
+        h.id_column = result.text_at(row, 4).value_or("");
+        h.type_column = result.text_at(row, 5).value_or("");
+        h.payload_column = result.text_at(row, 6).value_or("");
+        h.position_column = result.text_at(row, 7).value_or("");
+        const std::optional<Datum> types = result.datum_at(row, 8);
+        h.all_types = !types;
+        h.event_types = types.value_or(0);
+        const int64 size = result.int64_at(row, 9).value_or(500);
+        h.batch_size = size > 0 ? size : 500;
         handlers.push_back(std::move(h));
     }
     return handlers;
 }
-
 
 // apply_with_offset_batch(text, regprocedure, jsonb) of the extension, with
 // the EXECUTE privilege of the appending role checked as a SQL call would.
@@ -260,29 +207,13 @@ void apply_handler(const InlineHandler& handler, FmgrInfo* batch, const std::str
     });
     for (;;) {
         check_for_interrupts();
-        struct Fetched {
-            uint64 rows;
-            bool ok;
-            bool isnull;
-            Datum events;
-            SPITupleTable* table;
-        };
-        const Fetched f = pg_call([portal]() noexcept {
-            SPI_cursor_fetch(portal, true, 1);
-            Fetched out{SPI_processed, false, true, 0, SPI_tuptable};
-            if (out.rows == 1 && out.table != nullptr && out.table->numvals == 1 &&
-                out.table->tupdesc->natts == 1) {
-                out.ok = true;
-                out.events = SPI_getbinval(out.table->vals[0], out.table->tupdesc, 1, &out.isnull);
-            }
-            return out;
-        });
-        if (f.rows == 0) break;
-        if (!f.ok || f.isnull)
-            raise(Problem{"XX000", "unexpected result of the events of an inline handler", "", ""});
-        apply_events(batch, handler, f.events, context);
-        SPITupleTable* table = f.table;
-        pg_call([table]() noexcept { SPI_freetuptable(table); });
+        SpiResult fetched = fetch(portal, 1, "the events of an inline handler");
+        if (fetched.rows() == 0) break;
+        fetched.expect(1, 1);
+        const std::optional<Datum> events = fetched.datum_at(0, 1);
+        if (!events) fetched.unexpected();
+        apply_events(batch, handler, *events, context);
+        fetched.free();
     }
     pg_call([portal]() noexcept { SPI_cursor_close(portal); });
 }

@@ -227,7 +227,7 @@ const StatementSpec& spec(Statement statement) {
 struct PlanCache {
     Oid nsp = InvalidOid;
     bool stale = false;
-    std::array<SPIPlanPtr, static_cast<size_t>(Statement::Count_)> plans{};
+    std::array<KeptPlan, static_cast<size_t>(Statement::Count_)> plans{};
     // Plans replaced while a statement of ours was executing: an outer call
     // (a trigger or default on the extension's tables may call the
     // extension again) may still be running one. Freed once none runs.
@@ -255,16 +255,11 @@ void free_retired_plans() {
 // to pg_namespace they are replaced, never handed out again, even while an
 // outer statement still runs one of them.
 void replace_plans() {
-    for (SPIPlanPtr& plan : cache.plans) {
-        if (!plan) continue;
-        if (executing > 0) {
-            cache.retired.push_back(plan);
-            plan = nullptr;
-        } else {
-            SPIPlanPtr doomed = plan;
-            plan = nullptr;
-            free_plan(doomed);
-        }
+    for (KeptPlan& plan : cache.plans) {
+        if (executing == 0)
+            plan.reset();
+        else if (plan.ready())
+            cache.retired.push_back(plan.release());
     }
 }
 
@@ -286,7 +281,15 @@ std::string quoted_identifier(const std::string& identifier) {
 
 namespace {
 
-SPIPlanPtr prepared(Statement statement, Oid nsp) {
+// The name of a statement in the errors of its results.
+const char* statement_name(Statement statement) {
+    static std::array<std::string, static_cast<size_t>(Statement::Count_)> names;
+    std::string& name = names[static_cast<size_t>(statement)];
+    if (name.empty()) name = "the extension's statement " + std::to_string(static_cast<int>(statement));
+    return name.c_str();
+}
+
+const KeptPlan& prepared(Statement statement, Oid nsp) {
     if (executing == 0) free_retired_plans();
     if (cache.stale || cache.nsp != nsp) {
         replace_plans();
@@ -295,28 +298,15 @@ SPIPlanPtr prepared(Statement statement, Oid nsp) {
         // new plans are prepared marks them stale again.
         cache.stale = false;
     }
-    SPIPlanPtr& slot = cache.plans[static_cast<size_t>(statement)];
-    if (slot) return slot;
+    KeptPlan& slot = cache.plans[static_cast<size_t>(statement)];
+    if (slot.ready()) return slot;
 
     const StatementSpec& s = spec(statement);
     const std::string quoted = quoted_schema(nsp);
     const char* schema = quoted.c_str();
-    char* sql = pg_call([&]() noexcept { return psprintf(s.sql, schema); });
-    slot = pg_call([&]() noexcept {
-        SPIPlanPtr plan = SPI_prepare(sql, s.nargs, const_cast<Oid*>(s.argtypes.data()));
-        if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-        return plan;
-    });
+    const char* sql = pg_call([&]() noexcept { return psprintf(s.sql, schema); });
+    slot.prepare(sql, s.nargs, s.argtypes.data(), statement_name(statement), s.expected);
     return slot;
-}
-
-[[noreturn]] void unexpected_result(Statement statement, uint64_t row, int column) {
-    raise(Problem{"XX000",
-                  "unexpected result of the extension's statement " +
-                      std::to_string(static_cast<int>(statement)) + ": no row " + std::to_string(row + 1) +
-                      " or column " + std::to_string(column),
-                  "", ""});
 }
 
 }  // namespace
@@ -359,20 +349,10 @@ SpiConnection::SpiConnection(Oid nsp) : nsp_(nsp) {
     });
 }
 
-uint64_t SpiConnection::execute(Statement statement, const Datum* values, const char* nulls, long limit) {
-    SPIPlanPtr plan = prepared(statement, nsp_);
-    const int expected = spec(statement).expected;
-    last_ = statement;
-    rows_ = 0;
-    {
-        ActiveCall running(&executing);
-        rows_ = pg_call([&]() noexcept {
-            int rc = SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, limit);
-            if (rc != expected) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-            return static_cast<uint64_t>(SPI_processed);
-        });
-    }
-    return rows_;
+SpiResult SpiConnection::execute(Statement statement, const Datum* values, const char* nulls, long limit) {
+    const KeptPlan& plan = prepared(statement, nsp_);
+    ActiveCall running(&executing);
+    return plan.run(values, nulls, limit);
 }
 
 namespace {
@@ -404,10 +384,8 @@ void sink_nothing(DestReceiver*) {}
 
 uint64_t SpiConnection::execute_into(Statement statement, const Datum* values, const char* nulls, int columns,
                                      RowSink& sink) {
-    SPIPlanPtr plan = prepared(statement, nsp_);
+    SPIPlanPtr plan = prepared(statement, nsp_).plan();
     const StatementSpec& s = spec(statement);
-    last_ = statement;
-    rows_ = 0;
     ActiveCall running(&executing);
     return pg_call([&]() noexcept {
         // Parameters marked constant are folded into custom plans, which
@@ -442,63 +420,6 @@ uint64_t SpiConnection::execute_into(Statement statement, const Datum* values, c
         pfree(params);
         return static_cast<uint64_t>(SPI_processed);
     });
-}
-
-Datum SpiConnection::value_at(uint64_t row, int column, bool* isnull) {
-    // SPI_tuptable belongs to the last statement, whoever ran it: read it
-    // only within the rows our last statement reported.
-    struct Read {
-        bool ok;
-        bool isnull;
-        Datum value;
-    };
-    const uint64_t rows = rows_;
-    Read read = pg_call([&]() noexcept {
-        SPITupleTable* table = SPI_tuptable;
-        if (table == nullptr || row >= rows || row >= table->numvals || column < 1 ||
-            column > table->tupdesc->natts)
-            return Read{false, true, 0};
-        bool null = true;
-        Datum d = SPI_getbinval(table->vals[row], table->tupdesc, column, &null);
-        return Read{true, null, d};
-    });
-    if (!read.ok) unexpected_result(last_, row, column);
-    *isnull = read.isnull;
-    return read.value;
-}
-
-int64_t SpiConnection::int64_at(uint64_t row, int column) {
-    bool isnull = true;
-    Datum d = value_at(row, column, &isnull);
-    return isnull ? int64_t{0} : pg_call([d]() noexcept { return static_cast<int64_t>(DatumGetInt64(d)); });
-}
-
-bool SpiConnection::bool_at(uint64_t row, int column) {
-    bool isnull = true;
-    Datum d = value_at(row, column, &isnull);
-    return !isnull && DatumGetBool(d);
-}
-
-SqlText SpiConnection::text_view_at(uint64_t row, int column) {
-    bool isnull = true;
-    Datum d = value_at(row, column, &isnull);
-    if (isnull) return std::nullopt;
-    text* t = pg_call([d]() noexcept { return DatumGetTextPP(d); });
-    return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
-
-std::optional<std::string> SpiConnection::text_at(uint64_t row, int column) {
-    SqlText view = text_view_at(row, column);
-    if (!view) return std::nullopt;
-    return std::string(*view);
-}
-
-void SpiConnection::free_result() {
-    pg_call([]() noexcept {
-        if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
-        SPI_tuptable = nullptr;
-    });
-    rows_ = 0;
 }
 
 void SpiConnection::finish() {

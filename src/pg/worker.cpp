@@ -98,8 +98,9 @@ Oid extension_schema() {
                       " WHERE e.extname OPERATOR(pg_catalog.=) 'projection_offset'",
                       0, nullptr);
     }
-    if (find->run(nullptr, nullptr, 1) != 1) return InvalidOid;
-    const Oid nsp = static_cast<Oid>(int64_at(0, 1).value_or(0));
+    const SpiResult found = find->run(nullptr, nullptr, 1);
+    if (found.rows() != 1) return InvalidOid;
+    const Oid nsp = found.oid_at(0, 1).value_or(InvalidOid);
     const bool has_registry = pg_call(
         [nsp]() noexcept { return OidIsValid(get_relname_relid("projection_offset_handler", nsp)); });
     return has_registry ? nsp : InvalidOid;
@@ -174,29 +175,29 @@ Handler read_handler(const std::string& name, bool lock, bool* found) {
     Handler h;
     h.name = name;
     Datum arg = text_datum(name);
-    const uint64_t rows = (lock ? own.lock : own.read).run(&arg, nullptr, 1);
-    *found = rows == 1;
+    const SpiResult r = (lock ? own.lock : own.read).run(&arg, nullptr, 1);
+    *found = r.rows() == 1;
     if (!*found) return h;
-    h.projector = text_at(0, 1).value_or("");
-    h.source = static_cast<Oid>(int64_at(0, 2).value_or(0));
-    h.id_column = text_at(0, 3).value_or("");
-    h.type_column = text_at(0, 4).value_or("");
-    h.payload_column = text_at(0, 5).value_or("");
-    h.position_column = text_at(0, 6).value_or("");
-    h.event_types = datum_copy_at(0, 7);
-    h.dead_letter = text_at(0, 8).value_or("stop") == "dead_letter";
-    h.max_attempts = int32_at(0, 9).value_or(1);
-    h.batch_size = int32_at(0, 10).value_or(500);
-    h.run_as = static_cast<Oid>(int64_at(0, 11).value_or(0));
-    h.state = text_at(0, 12).value_or("");
-    h.position = int64_at(0, 13);
-    h.rebuild_target = int64_at(0, 14);
-    h.behind_since = timestamp_at(0, 15);
-    h.next_attempt_at = timestamp_at(0, 16);
-    h.error_event = text_at(0, 17);
-    h.attempts = int32_at(0, 18).value_or(0);
-    h.first_failure = timestamp_at(0, 19);
-    h.error_position = int64_at(0, 20);
+    h.projector = r.text_at(0, 1).value_or("");
+    h.source = r.oid_at(0, 2).value_or(InvalidOid);
+    h.id_column = r.text_at(0, 3).value_or("");
+    h.type_column = r.text_at(0, 4).value_or("");
+    h.payload_column = r.text_at(0, 5).value_or("");
+    h.position_column = r.text_at(0, 6).value_or("");
+    h.event_types = r.datum_copy_at(0, 7);
+    h.dead_letter = r.text_at(0, 8).value_or("stop") == "dead_letter";
+    h.max_attempts = r.int32_at(0, 9).value_or(1);
+    h.batch_size = r.int32_at(0, 10).value_or(500);
+    h.run_as = r.oid_at(0, 11).value_or(InvalidOid);
+    h.state = r.text_at(0, 12).value_or("");
+    h.position = r.int64_at(0, 13);
+    h.rebuild_target = r.int64_at(0, 14);
+    h.behind_since = r.timestamp_at(0, 15);
+    h.next_attempt_at = r.timestamp_at(0, 16);
+    h.error_event = r.text_at(0, 17);
+    h.attempts = r.int32_at(0, 18).value_or(0);
+    h.first_failure = r.timestamp_at(0, 19);
+    h.error_position = r.int64_at(0, 20);
     return h;
 }
 
@@ -296,15 +297,15 @@ TimestampTz now() {
 
 Oid resolve_projector(const Handler& h) {
     Datum arg = text_datum(h.projector);
-    const uint64_t rows = own.resolve.run(&arg, nullptr, 1);
-    const std::optional<int64_t> oid = rows == 1 ? int64_at(0, 1) : std::nullopt;
+    const SpiResult r = own.resolve.run(&arg, nullptr, 1);
+    const std::optional<Oid> oid = r.rows() == 1 ? r.oid_at(0, 1) : std::nullopt;
     if (!oid) {
         const char* name = h.projector.c_str();
         pg_call([name]() noexcept {
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION), errmsg("projector %s does not exist", name)));
         });
     }
-    return static_cast<Oid>(*oid);
+    return *oid;
 }
 
 struct Batch {
@@ -319,11 +320,11 @@ Batch apply(const Handler& h, SourcePlans& plans, Oid projector, int64_t after, 
                        h.event_types.value_or(0), ObjectIdGetDatum(projector)};
     const char nulls[6] = {' ', ' ', ' ', ' ', h.event_types ? ' ' : 'n', ' '};
     RunAs role(h.run_as);
-    const uint64_t rows = plans.apply.run(values, nulls, 1);
+    const SpiResult r = plans.apply.run(values, nulls, 1);
     Batch batch;
-    if (rows == 1) {
-        batch.rows = static_cast<uint64_t>(int64_at(0, 1).value_or(0));
-        batch.last_position = int64_at(0, 2).value_or(upto);
+    if (r.rows() == 1) {
+        batch.rows = static_cast<uint64_t>(r.int64_at(0, 1).value_or(0));
+        batch.last_position = r.int64_at(0, 2).value_or(upto);
     }
     role.restore();
     return batch;
@@ -339,11 +340,11 @@ std::vector<Event> peek(const Handler& h, SourcePlans& plans, int64_t after, int
                        h.event_types.value_or(0)};
     const char nulls[5] = {' ', ' ', ' ', ' ', h.event_types ? ' ' : 'n'};
     RunAs role(h.run_as);
-    const uint64_t rows = plans.peek.run(values, nulls);
+    const SpiResult r = plans.peek.run(values, nulls);
     std::vector<Event> events;
-    for (uint64_t i = 0; i < rows; i++) {
+    for (uint64_t i = 0; i < r.rows(); i++) {
         check_for_interrupts();
-        events.push_back(Event{text_at(i, 1).value_or(""), int64_at(i, 2).value_or(0)});
+        events.push_back(Event{r.text_at(i, 1).value_or(""), r.int64_at(i, 2).value_or(0)});
     }
     role.restore();
     return events;
@@ -553,8 +554,8 @@ StepResult step(const std::string& name, Memory& m) {
 
     if (!m.pending) {
         RunAs role(h.run_as);
-        const uint64_t rows = m.plans.max_position.run(nullptr, nullptr, 1);
-        const std::optional<int64_t> max = rows == 1 ? int64_at(0, 1) : std::nullopt;
+        const SpiResult r = m.plans.max_position.run(nullptr, nullptr, 1);
+        const std::optional<int64_t> max = r.rows() == 1 ? r.int64_at(0, 1) : std::nullopt;
         role.restore();
         const int64_t max_position = max.value_or(kBeforeFirst);
         const bool nothing_new = !max || max_position <= cursor;
@@ -676,8 +677,11 @@ void record_handler_error(const std::string& name, const ErrorCopy& e, Timestamp
 
 std::vector<std::string> list_handlers() {
     std::vector<std::string> names;
-    const uint64_t rows = own.list.run(nullptr, nullptr);
-    for (uint64_t i = 0; i < rows; i++) names.push_back(text_at(i, 1).value_or(""));
+    const SpiResult r = own.list.run(nullptr, nullptr);
+    for (uint64_t i = 0; i < r.rows(); i++) {
+        check_for_interrupts();
+        names.push_back(r.text_at(i, 1).value_or(""));
+    }
     return names;
 }
 

@@ -1,45 +1,12 @@
-// The projection worker's access to SQL: kept plans, results read one value
-// at a time behind the guard, subtransactions, and running as a role.
+// The projection worker's access to SQL beyond spi.hpp: text parameters,
+// subtransactions, and running as a role.
 #pragma once
 
-#include <cstdint>
-#include <optional>
 #include <string>
 
 #include "guard.hpp"
 
 namespace po::pg::worker {
-
-// A prepared statement whose plan is kept for the life of the worker. Its
-// plan is revalidated by PostgreSQL when the objects it names change.
-class KeptPlan {
-public:
-    KeptPlan() = default;
-    KeptPlan(const KeptPlan&) = delete;
-    KeptPlan& operator=(const KeptPlan&) = delete;
-    ~KeptPlan();  // frees nothing: the worker frees plans with reset()
-
-    bool ready() const { return plan_ != nullptr; }
-    // Prepares and keeps the plan; must run while SPI is connected.
-    void prepare(const std::string& sql, int nargs, const Oid* types);
-    // Frees the kept plan (it must not be running).
-    void reset();
-    // Runs the plan; returns the number of rows.
-    uint64_t run(const Datum* values, const char* nulls, long limit = 0) const;
-
-private:
-    SPIPlanPtr plan_ = nullptr;
-};
-
-// Values of the last result (rows are 0-based, columns 1-based). Each
-// reader checks the row against the row count.
-std::optional<std::string> text_at(uint64_t row, int column);
-std::optional<int64_t> int64_at(uint64_t row, int column);
-std::optional<int32_t> int32_at(uint64_t row, int column);
-std::optional<TimestampTz> timestamp_at(uint64_t row, int column);
-// A datum copied into the current memory context (which must outlive the
-// use), or nullopt for NULL.
-std::optional<Datum> datum_copy_at(uint64_t row, int column);
 
 // A text datum made in the current memory context.
 Datum text_datum(const std::string& value);
