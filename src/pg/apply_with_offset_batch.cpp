@@ -107,16 +107,35 @@ Checked check_element(Jsonb* events, uint32 i) {
 // The event id of element i (0-based), copied, for a message.
 std::string id_at(Jsonb* events, uint32 i) { return std::string(id_of(element_at(events, i))); }
 
-Jsonb* events_arg(FunctionCallInfo fcinfo, int n) {
+// The events argument, read in place. A document stored compressed or out
+// of line is decompressed into a copy of ours (as large as the array, about
+// 100 bytes an event), which may be freed once nothing reads it any more.
+struct EventsArg {
+    Jsonb* doc;
+    bool copy;
+};
+
+EventsArg events_arg(FunctionCallInfo fcinfo, int n) {
     if (PG_ARGISNULL(n)) {
         raise(Problem{sqlstate::null_value_not_allowed, "events must not be null", "", ""});
     }
-    Jsonb* events = pg_call([&]() noexcept { return PG_GETARG_JSONB_P(n); });
-    if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events)) {
+    const EventsArg events = pg_call([&]() noexcept {
+        Jsonb* doc = PG_GETARG_JSONB_P(n);
+        return EventsArg{doc, doc != reinterpret_cast<Jsonb*>(DatumGetPointer(PG_GETARG_DATUM(n)))};
+    });
+    if (!JB_ROOT_IS_ARRAY(events.doc) || JB_ROOT_IS_SCALAR(events.doc)) {
         raise(Problem{sqlstate::invalid_parameter_value, "events must be a JSON array", "",
                       "Pass [{\"event_id\": \"...\", \"payload\": {...}}, ...]."});
     }
     return events;
+}
+
+// Frees our copy of the events document; the caller's own stays. Nothing
+// may read the document, or the ids (BatchIds) pointing into it, after.
+void release(EventsArg& events) {
+    if (events.copy) pg_call([&]() noexcept { pfree(events.doc); });
+    events.doc = nullptr;
+    events.copy = false;
 }
 
 // A memory context for one element's (or one claim part's) garbage. Not
@@ -528,8 +547,9 @@ constexpr size_t kPartIds = 8192;
 
 // Calls a set projector once with the ids and payloads of the events
 // recorded now, in array order.
-void apply_as_set(const Projector& resolved, std::string_view handler, Jsonb* events,
+void apply_as_set(const Projector& resolved, std::string_view handler, EventsArg& events_arg,
                   const BatchOutcome& outcome, ElementContext& element_cxt) {
+    Jsonb* events = events_arg.doc;
     const size_t count = outcome.recorded_count();
     if (count == 0) return;
     // First the exact sizes, then the copies.
@@ -571,6 +591,11 @@ void apply_as_set(const Projector& resolved, std::string_view handler, Jsonb* ev
         }
         element_cxt.reset();
     }
+    // The arrays hold all that the projector reads. The decompressed
+    // document is freed before it runs, so that the projector's memory (a
+    // PL/pgSQL function copies its array arguments again) does not add up
+    // with the document's.
+    release(events_arg);
     // A trigger of the claim may have replaced or dropped the function.
     const Projector& projector = current_projector(resolved, true);
     call_set_projector(projector, handler, ids.datum(), payloads.datum(), count);
@@ -613,7 +638,8 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     TextArg handler = text_arg(fcinfo, 0);
     check(check_handler_name(handler.view));
     const Projector& resolved = projector_arg(fcinfo, 1, true, given);
-    Jsonb* events = events_arg(fcinfo, 2);
+    EventsArg events_given = events_arg(fcinfo, 2);
+    Jsonb* events = events_given.doc;
     const uint32 count = JB_ROOT_COUNT(events);
     BatchOutcome outcome(count);
     BatchIds ids(count);
@@ -694,7 +720,7 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     spi.finish();
 
     if (resolved.form == CallForm::Batch) {
-        apply_as_set(resolved, *handler.view, events, outcome, element_cxt);
+        apply_as_set(resolved, *handler.view, events_given, outcome, element_cxt);
     } else {
         apply_each(resolved, handler, events, outcome, element_cxt);
     }
