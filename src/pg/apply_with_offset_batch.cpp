@@ -685,6 +685,7 @@ Datum apply_with_offset_batch(FunctionCallInfo fcinfo, ProjectorGiven given) {
     }
     part_cxt.drop();
     order.remember(found, ids.groups());
+    ids.release();
     outcome.positions(claim.positions_recorded());
     if (!claim.consistent() || !outcome.consistent()) {
         raise(Problem{"XX000",

@@ -57,6 +57,16 @@ TEST(BatchIds, FindsWithinARangeOfGroups) {
     EXPECT_FALSE(batch.find(batch.id(10), 0, 0));
 }
 
+TEST(BatchIds, ReleasedIdsAreNoGroups) {
+    const std::string id = "e-1";
+    BatchIds batch(1);
+    batch.add(id, 1);
+    batch.sort(no_check);
+    ASSERT_EQ(batch.groups(), 1u);
+    batch.release();
+    EXPECT_EQ(batch.groups(), 0u);
+}
+
 TEST(BatchIds, EmptyBatchHasNoGroups) {
     BatchIds batch(0);
     batch.sort(no_check);
