@@ -27,6 +27,7 @@ void BatchIds::sort(void (*check)()) {
     });
     starts_.clear();
     for (std::size_t i = 0; i < entries_.size(); ++i) {
+        if ((i & 0xFFF) == 0xFFF) check();
         if (i == 0 || view(entries_[i]) != view(entries_[i - 1]))
             starts_.push_back(static_cast<std::uint32_t>(i));
     }

@@ -295,7 +295,9 @@ public:
     bool consistent() const { return consistent_; }
 
 private:
-    static constexpr uint8_t kRecorded = 1, kBelow = 2, kFound = 4;
+    // kAbsent: looked up first and not found, so not looked up again when
+    // the insert then skips it as at or below the checkpoint.
+    static constexpr uint8_t kRecorded = 1, kBelow = 2, kFound = 4, kAbsent = 8;
     struct Given {
         bool has_hash = false;
         bool has_position = false;
@@ -355,6 +357,7 @@ private:
     }
 
     Given given_at(uint32_t ordinal);
+    bool agrees_with_stored(size_t group);
     void look_up(const std::vector<size_t>& groups);
     void insert(const std::vector<size_t>& groups);
     Datum id_array(const std::vector<size_t>& groups);
@@ -459,6 +462,21 @@ void BatchClaim::insert(const std::vector<size_t>& groups) {
                       rows);
 }
 
+// Whether a group found stored has no occurrence with another hash than
+// the stored one (repeats are hashed only when the first agrees).
+bool BatchClaim::agrees_with_stored(size_t group) {
+    const text* stored = stored_[group - begin_];
+    if (stored == nullptr) return true;
+    const std::string_view reference(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored));
+    for (size_t k = 0; k < ids_.occurrences(group); ++k) {
+        check_for_interrupts();
+        Given repeat;
+        const Given& given = k == 0 ? given_[group - begin_] : (repeat = given_at(ids_.occurrence(group, k)));
+        if (given.has_hash && std::string_view(given.hash, kPayloadHashLength) != reference) return false;
+    }
+    return true;
+}
+
 // Every occurrence of a group is compared with the group's reference hash:
 // the stored one, or that of its first occurrence when it was recorded now.
 void BatchClaim::compare(size_t group) {
@@ -479,6 +497,7 @@ void BatchClaim::compare(size_t group) {
         reference = std::string_view(given_[i].hash, kPayloadHashLength);
     }
     for (size_t k = 0; k < ids_.occurrences(group); ++k) {
+        check_for_interrupts();
         const uint32_t ordinal = ids_.occurrence(group, k);
         Given repeat;
         const Given& given = k == 0 ? given_[i] : (repeat = given_at(ordinal));
@@ -501,20 +520,39 @@ size_t BatchClaim::claim(size_t begin, size_t end, bool look_up_first) {
     }
     std::vector<size_t> groups;
     groups.reserve(n);
-    auto select = [&](uint8_t none_of) -> const std::vector<size_t>& {
+    auto select = [&](auto wanted) -> const std::vector<size_t>& {
         groups.clear();
         for (size_t g = begin; g < end; ++g) {
-            if (!(flags_[g - begin] & none_of)) groups.push_back(g);
+            if (wanted(g, flags_[g - begin])) groups.push_back(g);
         }
         return groups;
     };
-    if (look_up_first) look_up(select(0));
-    insert(select(kFound));
+    if (look_up_first) {
+        look_up(select([](size_t, uint8_t) { return true; }));
+        for (size_t g = begin; g < end; ++g) {
+            check_for_interrupts();
+            uint8_t& flags = flags_[g - begin];
+            if (!(flags & kFound)) {
+                flags |= kAbsent;
+            } else if (!agrees_with_stored(g)) {
+                // The row read may be one that a concurrent offset_release
+                // or offset_reset is deleting: the insert waits for it as
+                // the other claims do, and records the event if it commits.
+                // Only a divergence is sent that way; an event found with
+                // its own hash is a re-delivery as of the lookup.
+                flags &= static_cast<uint8_t>(~kFound);
+                stored_[g - begin] = nullptr;
+            }
+        }
+    }
+    insert(select([](size_t, uint8_t flags) { return !(flags & kFound); }));
     // An id neither recorded nor found conflicted with a row committed
     // after the snapshot of the statement before (or a trigger skipped it):
     // read with a new snapshot. Ids at or below the checkpoint are compared
     // with their stored rows too, as every re-delivery is.
-    look_up(select(static_cast<uint8_t>(kRecorded | kFound | (look_up_first ? kBelow : 0))));
+    look_up(select([](size_t, uint8_t flags) {
+        return !(flags & (kRecorded | kFound)) && (flags & (kBelow | kAbsent)) != (kBelow | kAbsent);
+    }));
     size_t found = 0;
     for (size_t g = begin; g < end; ++g) {
         check_for_interrupts();
