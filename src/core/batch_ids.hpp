@@ -35,8 +35,9 @@ public:
         return entries_[starts_[group] + k].ordinal;
     }
 
-    // Frees the ids' memory (16 bytes an event) once the claim is done, so
-    // that it does not add up with what the projector then uses.
+    // Frees the ids' memory (16 bytes an event and 4 a distinct id) once
+    // the claim is done, so that it does not add up with what the
+    // projector then uses.
     void release() {
         std::vector<Entry>().swap(entries_);
         std::vector<std::uint32_t>().swap(starts_);
