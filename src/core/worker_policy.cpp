@@ -42,4 +42,10 @@ int next_writer_poll_ms(int previous_ms, int ceiling_ms) {
     return std::min(previous_ms * 2, ceiling_ms);
 }
 
+int64_t launcher_restart_delay_ms(int64_t previous_ms, int64_t ran_ms) {
+    const int64_t first = 1000, ceiling = 60000;
+    if (previous_ms <= 0 || ran_ms >= ceiling) return first;
+    return std::min(previous_ms * 2, ceiling);
+}
+
 }  // namespace po

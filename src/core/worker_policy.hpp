@@ -34,4 +34,11 @@ int64_t cursor_after_batch(int64_t safe, uint64_t rows, int batch_size, int64_t 
 // transaction stays open.
 int next_writer_poll_ms(int previous_ms, int ceiling_ms);
 
+// The launcher's delay before starting again a database's worker that
+// exited after running `ran_ms`, the previous delay having been
+// `previous_ms` (0: none yet). A worker that keeps failing is restarted
+// after 1 s, then 2 s, ... up to 60 s, so that it does not fill the log;
+// one that ran for a minute or more starts the count again.
+int64_t launcher_restart_delay_ms(int64_t previous_ms, int64_t ran_ms);
+
 }  // namespace po

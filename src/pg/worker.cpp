@@ -1,4 +1,5 @@
-// The projection worker: a background worker per database that applies
+// The projection worker: a background worker per database, started by the
+// launcher (worker_launcher.cpp), that applies
 // each async (and, after a pause or a rebuild, inline) handler's new events
 // from its source in position order, through apply_with_offset_batch.
 //
@@ -756,13 +757,10 @@ long pass() {
     return sleep_ms;
 }
 
-void on_exit(int, Datum slot) { worker_publish(DatumGetInt32(slot), false); }
-
 void run(int slot) {
     memory = new std::unordered_map<std::string, Memory>();
     pg_call([slot]() noexcept {
-        before_shmem_exit(on_exit, Int32GetDatum(slot));
-        worker_publish(slot, true);
+        worker_publish(slot);
         step_context = AllocSetContextCreate(TopMemoryContext, "projection_offset worker step", ALLOCSET_DEFAULT_SIZES);
         MemoryContextSwitchTo(step_context);
         ereport(LOG, (errmsg("projection worker started for database \"%s\"", MyBgworkerEntry->bgw_extra)));
@@ -788,15 +786,25 @@ void run(int slot) {
 
 }  // namespace po::pg::worker
 
+static void withdraw_at_exit(int, Datum slot) { po::pg::worker_withdraw(DatumGetInt32(slot)); }
+
+// Started by the launcher (worker_launcher.cpp) with the slot of its
+// database in main_arg and the database's name in bgw_extra.
 extern "C" void po_projection_worker_main(Datum main_arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(MyBgworkerEntry->bgw_extra, nullptr, 0);
     const int slot = DatumGetInt32(main_arg);
+    before_shmem_exit(withdraw_at_exit, Int32GetDatum(slot));
+    // Claimed before connecting, so that a DROP DATABASE that holds the
+    // slot either finds this worker there and stops it, or is seen here.
+    // Also, one worker per database: a worker started by an earlier life
+    // of the launcher may still serve it.
+    if (!po::pg::worker_claim(slot)) proc_exit(0);
+    BackgroundWorkerInitializeConnection(MyBgworkerEntry->bgw_extra, nullptr, 0);
     // Nothing below returns: an error that escapes a step is logged there;
     // one that escapes the loop (out of memory in the worker's own state)
-    // ends the worker, which the postmaster restarts.
+    // ends the worker, which the launcher restarts.
     po::pg::entry_point([slot]() -> Datum {
         po::pg::worker::run(slot);
         return 0;

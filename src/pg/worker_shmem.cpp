@@ -1,12 +1,14 @@
 // The projection worker's settings, shared memory and wake-up.
 //
 // projection_offset.worker_databases is read once, in the postmaster: one
-// background worker per database named, each with a slot in shared memory
-// where it publishes its latch. A transaction that appended events to an
-// async handler's source sets that latch when it ends, after its commit is
+// slot per database named, in shared memory, where the worker serving it
+// publishes its latch. A transaction that appended events to an async
+// handler's source sets that latch when it ends, after its commit is
 // visible, so the worker reads the new events at once instead of polling.
+// The launcher (worker_launcher.cpp) starts the workers.
 #include "worker_shmem.hpp"
 
+#include "worker_launcher.hpp"
 #include "../core/worker_policy.hpp"
 
 extern "C" {
@@ -19,12 +21,16 @@ namespace po::pg {
 namespace {
 
 struct Slot {
-    Oid database;
+    char name[NAMEDATALEN];  // from the list, fixed at server start
+    pid_t worker;            // the process that claimed the slot
+    Oid database;            // its database and latch, once connected
     Latch* latch;
+    pid_t holder;            // a backend whose DROP/ALTER DATABASE holds it
 };
 
 struct Shared {
     slock_t mutex;
+    Latch* launcher_latch;
     int count;
     Slot slots[FLEXIBLE_ARRAY_MEMBER];
 };
@@ -34,6 +40,7 @@ int worker_naptime_ms = 1000;
 std::vector<std::string>* configured = nullptr;  // the postmaster's parsed list
 Shared* shared = nullptr;
 bool wake_pending = false;
+bool holding = false;  // this backend holds a slot until its transaction ends
 
 shmem_request_hook_type prev_request_hook = nullptr;
 shmem_startup_hook_type prev_startup_hook = nullptr;
@@ -53,8 +60,14 @@ void startup_shmem() {
     shared = static_cast<Shared*>(ShmemInitStruct("projection_offset worker", shared_size(count), &found));
     if (!found) {
         SpinLockInit(&shared->mutex);
+        shared->launcher_latch = nullptr;
         shared->count = count;
-        for (int i = 0; i < count; i++) shared->slots[i] = Slot{InvalidOid, nullptr};
+        for (int i = 0; i < count; i++) {
+            Slot& slot = shared->slots[i];
+            memset(&slot, 0, sizeof slot);
+            strlcpy(slot.name, (*configured)[i].c_str(), sizeof slot.name);
+            slot.database = InvalidOid;
+        }
     }
     LWLockRelease(AddinShmemInitLock);
 }
@@ -72,6 +85,20 @@ void wake_database(Oid database) {
     if (latch) SetLatch(latch);
 }
 
+// The end of the transaction that held slots: the launcher may start
+// their workers again, if their databases are still there.
+void release_holds() {
+    holding = false;
+    if (shared == nullptr) return;
+    Latch* launcher = nullptr;
+    SpinLockAcquire(&shared->mutex);
+    for (int i = 0; i < shared->count; i++)
+        if (shared->slots[i].holder == MyProcPid) shared->slots[i].holder = 0;
+    launcher = shared->launcher_latch;
+    SpinLockRelease(&shared->mutex);
+    if (launcher) SetLatch(launcher);
+}
+
 void on_xact(XactEvent event, void*) {
     switch (event) {
         case XACT_EVENT_COMMIT:
@@ -85,26 +112,9 @@ void on_xact(XactEvent event, void*) {
                 wake_pending = false;
                 wake_database(MyDatabaseId);
             }
+            if (holding) release_holds();
             break;
         default: break;
-    }
-}
-
-void register_workers() {
-    for (size_t i = 0; i < configured->size(); i++) {
-        BackgroundWorker worker;
-        memset(&worker, 0, sizeof worker);
-        worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-        worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-        worker.bgw_restart_time = 1;
-        snprintf(worker.bgw_library_name, sizeof worker.bgw_library_name, "projection_offset");
-        snprintf(worker.bgw_function_name, sizeof worker.bgw_function_name, "po_projection_worker_main");
-        snprintf(worker.bgw_name, sizeof worker.bgw_name, "projection_offset worker for %s",
-                 (*configured)[i].c_str());
-        snprintf(worker.bgw_type, sizeof worker.bgw_type, "projection_offset worker");
-        snprintf(worker.bgw_extra, sizeof worker.bgw_extra, "%s", (*configured)[i].c_str());
-        worker.bgw_main_arg = Int32GetDatum(static_cast<int32>(i));
-        RegisterBackgroundWorker(&worker);
     }
 }
 
@@ -126,7 +136,8 @@ void worker_install() {
     DefineCustomStringVariable(
         "projection_offset.worker_databases", "Databases in which a projection worker runs.",
         "A comma-separated list; the worker applies the async handlers registered there. "
-        "Takes effect at server start, with projection_offset in shared_preload_libraries.",
+        "Takes effect at server start, with projection_offset in shared_preload_libraries. "
+        "A database created later is served once it exists.",
         &worker_databases, "", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 
     // The postmaster's own copy of the list, kept for the hooks below.
@@ -140,15 +151,74 @@ void worker_install() {
     shmem_request_hook = request_shmem;
     prev_startup_hook = shmem_startup_hook;
     shmem_startup_hook = startup_shmem;
-    register_workers();
+    if (configured->empty()) return;
+    worker_register_launcher();
+    worker_install_database_ddl_hook();
 }
 
 void worker_wake_at_transaction_end() { wake_pending = true; }
 
-void worker_publish(int slot, bool present) {
+int worker_slot_count() { return shared ? shared->count : 0; }
+
+const char* worker_slot_name(int slot) { return shared->slots[slot].name; }
+
+bool worker_claim(int slot) {
+    if (shared == nullptr || slot < 0 || slot >= shared->count) return false;
+    SpinLockAcquire(&shared->mutex);
+    Slot& s = shared->slots[slot];
+    // A slot is freed by its worker's exit callback, and a crash resets the
+    // shared memory: a pid left here is a live worker.
+    const bool free = s.worker == 0 && s.holder == 0;
+    if (free) s.worker = MyProcPid;
+    SpinLockRelease(&shared->mutex);
+    return free;
+}
+
+void worker_publish(int slot) {
+    SpinLockAcquire(&shared->mutex);
+    shared->slots[slot].database = MyDatabaseId;
+    shared->slots[slot].latch = MyLatch;
+    SpinLockRelease(&shared->mutex);
+}
+
+void worker_withdraw(int slot) {
     if (shared == nullptr || slot < 0 || slot >= shared->count) return;
     SpinLockAcquire(&shared->mutex);
-    shared->slots[slot] = present ? Slot{MyDatabaseId, MyLatch} : Slot{InvalidOid, nullptr};
+    Slot& s = shared->slots[slot];
+    if (s.worker == MyProcPid) {
+        s.worker = 0;
+        s.database = InvalidOid;
+        s.latch = nullptr;
+    }
+    SpinLockRelease(&shared->mutex);
+}
+
+SlotState worker_slot_state(int slot) {
+    SpinLockAcquire(&shared->mutex);
+    const SlotState state{shared->slots[slot].worker, shared->slots[slot].holder};
+    SpinLockRelease(&shared->mutex);
+    return state;
+}
+
+pid_t worker_hold(int slot) {
+    holding = true;
+    SpinLockAcquire(&shared->mutex);
+    shared->slots[slot].holder = MyProcPid;
+    const pid_t worker = shared->slots[slot].worker;
+    SpinLockRelease(&shared->mutex);
+    return worker;
+}
+
+void worker_release_stale_hold(int slot, pid_t holder) {
+    SpinLockAcquire(&shared->mutex);
+    if (shared->slots[slot].holder == holder) shared->slots[slot].holder = 0;
+    SpinLockRelease(&shared->mutex);
+}
+
+void worker_launcher_publish(bool present) {
+    if (shared == nullptr) return;
+    SpinLockAcquire(&shared->mutex);
+    shared->launcher_latch = present ? MyLatch : nullptr;
     SpinLockRelease(&shared->mutex);
 }
 

@@ -51,5 +51,17 @@ TEST(WriterPoll, StartsAt1MsAndDoublesToTheCeiling) {
     EXPECT_EQ(next_writer_poll_ms(64, 64), 64);
 }
 
+TEST(LauncherRestart, DoublesFrom1sTo60sWhileTheWorkerKeepsFailing) {
+    EXPECT_EQ(launcher_restart_delay_ms(0, 10), 1000);
+    EXPECT_EQ(launcher_restart_delay_ms(1000, 10), 2000);
+    EXPECT_EQ(launcher_restart_delay_ms(32000, 10), 60000);
+    EXPECT_EQ(launcher_restart_delay_ms(60000, 59999), 60000);
+}
+
+TEST(LauncherRestart, AWorkerThatRanAMinuteStartsTheCountAgain) {
+    EXPECT_EQ(launcher_restart_delay_ms(60000, 60000), 1000);
+    EXPECT_EQ(launcher_restart_delay_ms(8000, 3600000), 1000);
+}
+
 }  // namespace
 }  // namespace po

@@ -41,13 +41,15 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $DB" \
 have_registry=$(psql -X -At -d "$DB" -c "SELECT to_regproc('projection_register') IS NOT NULL")
 [ "$have_registry" = t ] || cannot_run "the installed extension has no projection_register()"
 
-echo "projection_offset.worker_databases = '$DB'" >>"$CLUSTER_DIR/data/postgresql.conf"
+# Two more listed databases that do not exist yet: worker.py creates and
+# drops them while the server runs.
+echo "projection_offset.worker_databases = '$DB, po_worker_late, po_worker_drop'" >>"$CLUSTER_DIR/data/postgresql.conf"
 PG_CTL="runuser -u $PO_OS_USER -- $PG_BIN/pg_ctl -D $CLUSTER_DIR/data"
 $PG_CTL -m fast -w restart -l "$CLUSTER_DIR/server.log" >/dev/null \
     || { tail -n 30 "$CLUSTER_DIR/server.log"; cannot_run "the server did not restart with the worker"; }
 
 # worker.py crashes and restarts the server with these.
-export PO_WORKER_DB=$DB
+export PO_WORKER_DB=$DB PO_WORKER_LATE_DB=po_worker_late PO_WORKER_DROP_DB=po_worker_drop
 export PO_WORKER_CRASH_CMD="$PG_CTL -m immediate -w stop"
 export PO_WORKER_RESTART_CMD="$PG_CTL -l $CLUSTER_DIR/server.log -w -t 120 start"
 export PO_WORKER_SERVER_LOG=$CLUSTER_DIR/server.log

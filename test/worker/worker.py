@@ -31,6 +31,12 @@ each check reads what really happened:
   crash         the same load while the worker is killed (kill -9) and the
                 server stopped immediately and restarted: nothing lost, nothing
                 applied twice
+  databases     a listed database that does not exist is reported once in the
+                server log, with no worker failing in a loop; once created, it
+                is served without a server restart. DROP DATABASE (without
+                FORCE) and ALTER DATABASE RENAME of a served database succeed,
+                and its worker does not come back; a DROP that fails leaves
+                the database served again
 
 "The worker has done a round" is established by events, not sleeps: a probe
 handler on a source of its own applies an event appended after the moment
@@ -60,6 +66,9 @@ SEED = int(os.environ.get("PO_SEED") or random.randrange(1 << 30))
 CRASH_CMD = os.environ.get("PO_WORKER_CRASH_CMD")
 RESTART_CMD = os.environ.get("PO_WORKER_RESTART_CMD")
 SERVER_LOG = os.environ.get("PO_WORKER_SERVER_LOG")
+# Also named in worker_databases, and absent when the server starts.
+LATE_DB = os.environ.get("PO_WORKER_LATE_DB")
+DROP_DB = os.environ.get("PO_WORKER_DROP_DB")
 LOCK_KEY = 4242  # the advisory lock a BEFORE INSERT trigger waits on
 
 passed = 0
@@ -318,8 +327,13 @@ def state(handler):
 
 
 def worker_pid():
-    return db.one("SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'projection_offset%' "
-                  "ORDER BY backend_start DESC LIMIT 1")
+    return db_worker(DB)
+
+
+def db_worker(name):
+    """The pid of the projection worker connected to database `name`, or None."""
+    return db.one("SELECT pid FROM pg_stat_activity WHERE backend_type = 'projection_offset worker' "
+                  "AND datname = %s ORDER BY backend_start DESC LIMIT 1", (name,))
 
 
 def worker_round():
@@ -773,8 +787,121 @@ def scenario_crash():
     check_load("crash", ap, "ev_crash", [("crash_each", None), ("crash_set", None)], crashes=True)
 
 
+def log_lines(*needles):
+    """The lines of the server log since the server last started (the
+    launcher with it) that contain every needle."""
+    with open(SERVER_LOG, errors="replace") as f:
+        lines = f.readlines()
+    starts = [i for i, line in enumerate(lines)
+              if "starting PostgreSQL" in line or "all server processes terminated; reinitializing" in line]
+    since = lines[starts[-1]:] if starts else lines
+    return [line.rstrip() for line in since if all(n in line for n in needles)]
+
+
+def serve(name):
+    """In database `name`: the extension, an event table and an async
+    handler that records each event it applies in table seen."""
+    with psycopg.connect(dbname=name, autocommit=True) as c:
+        c.execute("CREATE EXTENSION projection_offset")
+        c.execute('CREATE TABLE ev (id uuid PRIMARY KEY, type text NOT NULL, payload jsonb NOT NULL, '
+                  '"position" bigint GENERATED ALWAYS AS IDENTITY)')
+        c.execute("CREATE TABLE seen (event_id text PRIMARY KEY)")
+        c.execute("CREATE FUNCTION proj(event_id text, payload jsonb) RETURNS void LANGUAGE sql "
+                  "AS $$ INSERT INTO seen VALUES (event_id) $$")
+        c.execute("SELECT projection_register('seen', 'proj(text,jsonb)'::regprocedure, 'ev'::regclass)")
+
+
+def applied_in(name, n=3):
+    """Appends n events in database `name`; whether its worker applies them."""
+    with psycopg.connect(dbname=name, autocommit=True) as c:
+        ids = [r[0] for r in c.execute("INSERT INTO ev (id, type, payload) SELECT gen_random_uuid(), 't', '{}' "
+                                       "FROM generate_series(1, %s) RETURNING id::text", (n,))]
+
+    def seen():
+        with psycopg.connect(dbname=name, autocommit=True) as c:
+            return c.execute("SELECT count(*) FROM seen WHERE event_id = ANY(%s)", (ids,)).fetchone()[0] == n
+    return wait_until(seen, f"the worker of {name} to apply its events")
+
+
+def scenario_databases():
+    if not (LATE_DB and DROP_DB and SERVER_LOG):
+        check(False, "databases: PO_WORKER_LATE_DB, PO_WORKER_DROP_DB and PO_WORKER_SERVER_LOG are set")
+        return
+    missing = 'named in projection_offset.worker_databases does not exist'
+    late_missing = f'database "{LATE_DB}" {missing}'
+    ok = wait_until(lambda: log_lines(late_missing), "the launcher to report the missing database")
+    hinted = [l for l in log_lines("HINT:") if "remove it from projection_offset.worker_databases" in l]
+    check(ok and hinted, "databases: a listed database that does not exist is reported, with a hint naming the setting")
+    admin = psycopg.connect(dbname="postgres", autocommit=True)
+    try:
+        # Each worker coming up below shows that the launcher looked at the
+        # catalog again, the missing database too.
+        drops = 0
+        for n in range(3):
+            admin.execute(f"CREATE DATABASE {DROP_DB}")
+            up = wait_until(lambda: db_worker(DROP_DB) is not None, f"the worker of {DROP_DB}")
+            if n == 0:
+                serve(DROP_DB)
+                check(up and applied_in(DROP_DB),
+                      "databases: a listed database created after server start is served, without a restart")
+            admin.execute(f"DROP DATABASE {DROP_DB}")
+            drops += 1
+        check(drops == 3 and db_worker(DROP_DB) is None,
+              "databases: DROP DATABASE (without FORCE) of a served database succeeds, 3 times of 3")
+
+        # A DROP that fails: the worker comes back.
+        admin.execute(f"CREATE DATABASE {DROP_DB}")
+        wait_until(lambda: db_worker(DROP_DB) is not None, f"the worker of {DROP_DB}")
+        before = db_worker(DROP_DB)
+        error = None
+        with psycopg.connect(dbname=DROP_DB, autocommit=True):
+            try:
+                admin.execute(f"DROP DATABASE {DROP_DB}")
+            except psycopg.errors.ObjectInUse as e:
+                error = e
+        back = wait_until(lambda: db_worker(DROP_DB) not in (None, before), f"the worker of {DROP_DB} to come back")
+        check(error is not None and back,
+              "databases: after a DROP DATABASE that fails (another session), the worker serves the database again",
+              f"error {error!r}, worker back {back}")
+
+        # RENAME: the listed name is gone, then back.
+        renamed = DROP_DB + "_renamed"
+        admin.execute(f"ALTER DATABASE {DROP_DB} RENAME TO {renamed}")
+        gone = db_worker(DROP_DB) is None and db_worker(renamed) is None
+        admin.execute(f"ALTER DATABASE {renamed} RENAME TO {DROP_DB}")
+        back = wait_until(lambda: db_worker(DROP_DB) is not None, f"the worker of {DROP_DB} after the rename back")
+        check(gone and back, "databases: ALTER DATABASE RENAME of a served database succeeds; renamed back, it is served")
+        admin.execute(f"DROP DATABASE {DROP_DB}")
+        drops += 1
+
+        # Created last, so that its worker starting shows a look at the
+        # catalog after the last DROP.
+        admin.execute(f"CREATE DATABASE {LATE_DB}")
+        serve(LATE_DB)
+        up = wait_until(lambda: db_worker(LATE_DB) is not None, f"the worker of {LATE_DB}")
+        check(up and applied_in(LATE_DB),
+              "databases: the missing database, once created, is served without a server restart")
+    finally:
+        admin.close()
+
+    said = log_lines(late_missing)
+    fatal = log_lines("FATAL", LATE_DB)
+    check(len(said) == 1 and not fatal,
+          "databases: the missing database was reported once, and no worker failed for it",
+          f"{len(said)} reports, FATAL lines: {fatal[:3]}")
+    # Six starts: three creations, the one after the failed DROP, the one
+    # before it, and the one after the rename back.
+    started = log_lines(f'projection worker started for database "{DROP_DB}"')
+    failed = [l for l in log_lines("FATAL", DROP_DB) if "due to administrator command" not in l]
+    reported = log_lines(f'database "{DROP_DB}" {missing}')
+    check(len(started) == 6 and not failed and len(reported) <= drops + 2,
+          "databases: no restart loop: one worker start per creation or failed DROP, none after a DROP, "
+          "at most one report per disappearance",
+          f"{len(started)} starts, {len(reported)} reports for {drops} drops, other FATAL lines: {failed[:3]}")
+
+
 SCENARIOS = [scenario_basic, scenario_wakeup, scenario_inline, scenario_commit_order, scenario_errors,
-             scenario_pause_rebuild, scenario_stress, scenario_crash]
+             scenario_pause_rebuild, scenario_stress, scenario_crash, scenario_databases]
 
 
 def main():
