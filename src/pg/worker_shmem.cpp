@@ -65,7 +65,7 @@ void startup_shmem() {
         for (int i = 0; i < count; i++) {
             Slot& slot = shared->slots[i];
             memset(&slot, 0, sizeof slot);
-            strlcpy(slot.name, (*configured)[i].c_str(), sizeof slot.name);
+            snprintf(slot.name, sizeof slot.name, "%s", (*configured)[i].c_str());
             slot.database = InvalidOid;
         }
     }

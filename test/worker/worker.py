@@ -36,7 +36,8 @@ each check reads what really happened:
                 is served without a server restart. DROP DATABASE (without
                 FORCE) and ALTER DATABASE RENAME of a served database succeed,
                 and its worker does not come back; a DROP that fails leaves
-                the database served again
+                the database served again, and one by a role that does not
+                own the database leaves its worker alone
 
 "The worker has done a round" is established by events, not sleeps: a probe
 handler on a source of its own applies an event appended after the moment
@@ -853,6 +854,14 @@ def scenario_databases():
         admin.execute(f"CREATE DATABASE {DROP_DB}")
         wait_until(lambda: db_worker(DROP_DB) is not None, f"the worker of {DROP_DB}")
         before = db_worker(DROP_DB)
+        denied = None
+        with psycopg.connect(dbname="postgres", user="po_app", autocommit=True) as other:
+            try:
+                other.execute(f"DROP DATABASE {DROP_DB}")
+            except psycopg.errors.InsufficientPrivilege as e:
+                denied = e
+        check(denied is not None and before is not None and db_worker(DROP_DB) == before,
+              "databases: DROP DATABASE by a role that does not own the database fails and leaves its worker running")
         error = None
         with psycopg.connect(dbname=DROP_DB, autocommit=True):
             try:
