@@ -91,17 +91,10 @@ mkdir -p "$OUT"
 RAW=$OUT/raw.tsv
 : >"$RAW"
 
-# The server configuration of every run. synchronous_commit = off measures
-# the work of each way rather than the latency of the disk's flush, which
-# would be the same for all of them; --sync measures with it.
-SETTINGS=(
-    "shared_buffers = 256MB"
-    "max_wal_size = 4GB"
-    "checkpoint_timeout = 30min"
-    "autovacuum = off"
-    "jit = off"
-    "synchronous_commit = $([ "$SYNC" = 1 ] && echo on || echo off)"
-)
+# The server configuration of every run (bench_settings); --sync measures
+# with synchronous_commit = on.
+bench_settings "$([ "$SYNC" = 1 ] && echo on || echo off)"
+SETTINGS=("${BENCH_SETTINGS[@]}")
 [ "$TCP" = 1 ] && SETTINGS+=("listen_addresses = '127.0.0.1'")
 export PO_PORT=${PO_PORT:-54371}
 cluster_start "${SETTINGS[@]}"

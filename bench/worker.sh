@@ -66,15 +66,8 @@ ensure_packages
 OUT=$BENCH/out
 mkdir -p "$OUT"
 DB=po_bench_worker
-SETTINGS=(
-    "shared_buffers = 256MB"
-    "max_wal_size = 4GB"
-    "checkpoint_timeout = 30min"
-    "autovacuum = off"
-    "jit = off"
-    "synchronous_commit = off"
-    "track_commit_timestamp = on"
-)
+bench_settings off
+SETTINGS=("${BENCH_SETTINGS[@]}" "track_commit_timestamp = on")
 export PO_PORT=${PO_PORT:-54375}
 trap cluster_stop EXIT
 cluster_start "${SETTINGS[@]}"

@@ -89,6 +89,21 @@ bench_version() {
     exec bash "$ROOT/scripts/pgversion.sh" with "$major" bash "$script" "$@"
 }
 
+# The server settings of every benchmark: synchronous_commit = off (unless
+# given "on") measures the work of each way rather than the latency of the
+# disk's flush, which would be the same for all of them; no autovacuum, JIT
+# or checkpoint lands in the middle of a point. Sets BENCH_SETTINGS.
+bench_settings() {  # [synchronous_commit]
+    BENCH_SETTINGS=(
+        "shared_buffers = 256MB"
+        "max_wal_size = 4GB"
+        "checkpoint_timeout = 30min"
+        "autovacuum = off"
+        "jit = off"
+        "synchronous_commit = ${1:-off}"
+    )
+}
+
 # bench_install BUILD: the extension a benchmark measures (BUILD=1: this
 # checkout's, built now; 0: the one installed). A benchmark starts backends
 # for minutes, each loading the library from disk, so it must not share the

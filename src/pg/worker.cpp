@@ -766,19 +766,9 @@ void run(int slot) {
         ereport(LOG, (errmsg("projection worker started for database \"%s\"", MyBgworkerEntry->bgw_extra)));
     });
     for (;;) {
-        pg_call([]() noexcept {
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-            if (ConfigReloadPending) {
-                ConfigReloadPending = false;
-                ProcessConfigFile(PGC_SIGHUP);
-            }
-        });
+        worker_wake_up();
         const long sleep_ms = pass();
-        if (sleep_ms > 0)
-            pg_call([sleep_ms]() noexcept {
-                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
-            });
+        if (sleep_ms > 0) worker_nap(sleep_ms);
     }
 }
 

@@ -77,7 +77,8 @@ void read_catalog(Listed* listed, int count) {
                 listed[i].exists = true;
                 // A DROP DATABASE interrupted half-way leaves the database
                 // invalid: connecting to it fails like a closed one.
-                listed[i].allows_connections = db->datallowconn && db->datconnlimit != DATCONNLIMIT_INVALID_DB;
+                listed[i].allows_connections =
+                    db->datallowconn && db->datconnlimit != DATCONNLIMIT_INVALID_DB;
             }
         }
         table_endscan(scan);
@@ -93,26 +94,30 @@ void say(int slot, Said what) {
     const char* name = worker_slot_name(slot);
     switch (what) {
         case Said::Missing:
-            ereport(WARNING,
-                    (errcode(ERRCODE_UNDEFINED_DATABASE),
-                     errmsg("database \"%s\" named in projection_offset.worker_databases does not exist", name),
-                     errdetail("Its projection worker starts once the database is created."),
-                     errhint("Create the database, or remove it from projection_offset.worker_databases.")));
+            ereport(
+                WARNING,
+                (errcode(ERRCODE_UNDEFINED_DATABASE),
+                 errmsg("database \"%s\" named in projection_offset.worker_databases does not exist", name),
+                 errdetail("Its projection worker starts once the database is created."),
+                 errhint("Create the database, or remove it from projection_offset.worker_databases.")));
             break;
         case Said::Closed:
-            ereport(WARNING,
-                    (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                     errmsg("database \"%s\" named in projection_offset.worker_databases does not allow connections",
-                            name),
-                     errdetail("Its projection worker starts once the database allows connections."),
-                     errhint("Run ALTER DATABASE ... ALLOW_CONNECTIONS true, or remove the database from "
-                             "projection_offset.worker_databases.")));
+            ereport(
+                WARNING,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg(
+                     "database \"%s\" named in projection_offset.worker_databases does not allow connections",
+                     name),
+                 errdetail("Its projection worker starts once the database allows connections."),
+                 errhint("Run ALTER DATABASE ... ALLOW_CONNECTIONS true, or remove the database from "
+                         "projection_offset.worker_databases.")));
             break;
         case Said::NoWorkerSlot:
-            ereport(WARNING, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                              errmsg("could not start the projection worker for database \"%s\"", name),
-                              errdetail("Every background worker slot is in use; the launcher tries again later."),
-                              errhint("Raise max_worker_processes.")));
+            ereport(WARNING,
+                    (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                     errmsg("could not start the projection worker for database \"%s\"", name),
+                     errdetail("Every background worker slot is in use; the launcher tries again later."),
+                     errhint("Raise max_worker_processes.")));
             break;
         case Said::Nothing: break;
     }
@@ -213,14 +218,7 @@ void run() {
         worker_launcher_publish(true);
     });
     for (;;) {
-        pg_call([]() noexcept {
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-            if (ConfigReloadPending) {
-                ConfigReloadPending = false;
-                ProcessConfigFile(PGC_SIGHUP);
-            }
-        });
+        worker_wake_up();
         long sleep_ms = worker_naptime();
         try {
             read_catalog(listed.data(), count);
@@ -232,13 +230,12 @@ void run() {
             pg_call([error]() noexcept {
                 AbortOutOfAnyTransaction();
                 MemoryContextSwitchTo(TopMemoryContext);
-                ereport(LOG, (errcode(error->sqlerrcode), errmsg("projection worker launcher: %s", error->message)));
+                ereport(LOG, (errcode(error->sqlerrcode),
+                              errmsg("projection worker launcher: %s", error->message)));
                 FreeErrorData(error);
             });
         }
-        pg_call([sleep_ms]() noexcept {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
-        });
+        worker_nap(sleep_ms);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "../core/worker_policy.hpp"
 
 extern "C" {
+#include "postmaster/interrupt.h"
 #include "storage/spin.h"
 #include "utils/guc.h"
 }
@@ -25,7 +26,7 @@ struct Slot {
     pid_t worker;            // the process that claimed the slot
     Oid database;            // its database and latch, once connected
     Latch* latch;
-    pid_t holder;            // a backend whose DROP/ALTER DATABASE holds it
+    pid_t holder;  // a backend whose DROP/ALTER DATABASE holds it
 };
 
 struct Shared {
@@ -123,12 +124,11 @@ void on_xact(XactEvent event, void*) {
 int worker_naptime() { return worker_naptime_ms; }
 
 void worker_install() {
-    DefineCustomIntVariable("projection_offset.worker_naptime",
-                            "Longest time the projection worker sleeps without being woken.",
-                            "Appends wake the worker at once; this bounds how late it notices events "
-                            "appended without the wake trigger, and retries of paused or failed handlers.",
-                            &worker_naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
-                            nullptr, nullptr);
+    DefineCustomIntVariable(
+        "projection_offset.worker_naptime", "Longest time the projection worker sleeps without being woken.",
+        "Appends wake the worker at once; this bounds how late it notices events "
+        "appended without the wake trigger, and retries of paused or failed handlers.",
+        &worker_naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     RegisterXactCallback(on_xact, nullptr);
     // A PGC_POSTMASTER setting can only be defined while the postmaster
     // preloads the library; a session that loads it later has no worker.
@@ -141,7 +141,8 @@ void worker_install() {
         &worker_databases, "", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 
     // The postmaster's own copy of the list, kept for the hooks below.
-    configured = new std::vector<std::string>(po::split_database_list(worker_databases ? worker_databases : ""));
+    configured =
+        new std::vector<std::string>(po::split_database_list(worker_databases ? worker_databases : ""));
     for (const std::string& name : *configured)
         if (name.size() >= NAMEDATALEN)
             ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -220,6 +221,23 @@ void worker_launcher_publish(bool present) {
     SpinLockAcquire(&shared->mutex);
     shared->launcher_latch = present ? MyLatch : nullptr;
     SpinLockRelease(&shared->mutex);
+}
+
+void worker_wake_up() {
+    pg_call([]() noexcept {
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+    });
+}
+
+void worker_nap(long ms) {
+    pg_call([ms]() noexcept {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+    });
 }
 
 }  // namespace po::pg

@@ -26,6 +26,13 @@ void worker_wake_at_transaction_end();
 // projection_offset.worker_naptime, in milliseconds.
 int worker_naptime();
 
+// The two ends of a background loop's turn, for the launcher and the
+// workers alike: wake_up() clears the latch, answers SIGTERM and reloads
+// the configuration after a SIGHUP; nap() sleeps until the latch is set or
+// `ms` pass (the postmaster's death ends the process).
+void worker_wake_up();
+void worker_nap(long ms);
+
 // Slots: their number (0 without the shared memory) and database names.
 int worker_slot_count();
 const char* worker_slot_name(int slot);
