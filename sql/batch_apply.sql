@@ -134,10 +134,12 @@ SELECT apply_with_offset('s-9', 'set', 'project_batch(text[],jsonb[])', '{}');
 CREATE TABLE lu_seen (event_id text, seq serial);
 CREATE FUNCTION lu_projector(event_id text, payload jsonb) RETURNS void
 LANGUAGE sql AS $$ INSERT INTO lu_seen (event_id) VALUES (event_id) $$;
+-- (Bodies as strings: a SQL-standard body would make DROP EXTENSION in later
+-- tests depend on these test functions.)
 CREATE FUNCTION lu_deliver(handler text, events jsonb) RETURNS bigint LANGUAGE sql
-RETURN apply_with_offset_batch(handler, 'lu_projector(text,jsonb)', events);
+AS $$ SELECT apply_with_offset_batch(handler, 'lu_projector(text,jsonb)', events) $$;
 CREATE FUNCTION lu_redeliver() RETURNS bigint LANGUAGE sql
-RETURN lu_deliver('batch-lu', '[{"event_id": "l-1", "payload": 1}, {"event_id": "l-2", "payload": 2}, {"event_id": "l-3"}]');
+AS $$ SELECT lu_deliver('batch-lu', '[{"event_id": "l-1", "payload": 1}, {"event_id": "l-2", "payload": 2}, {"event_id": "l-3"}]') $$;
 SELECT lu_redeliver() AS fresh, lu_redeliver() AS redelivered;
 -- New events, repeats and re-deliveries mixed: each new one once, in order.
 SELECT lu_redeliver(), apply_with_offset_batch('batch-lu', 'lu_projector(text,jsonb)',
@@ -155,7 +157,7 @@ SELECT count(*) AS l6_l7_offsets FROM projection_offset WHERE "eventId" IN ('l-6
 -- new one applied with its position.
 SELECT offset_checkpoint('batch-lu-at', 5);
 CREATE FUNCTION lu_redeliver_at() RETURNS bigint LANGUAGE sql
-RETURN lu_deliver('batch-lu-at', '[{"event_id": "q-6", "position": 6, "payload": 6}, {"event_id": "q-8", "position": 8, "payload": 8}]');
+AS $$ SELECT lu_deliver('batch-lu-at', '[{"event_id": "q-6", "position": 6, "payload": 6}, {"event_id": "q-8", "position": 8, "payload": 8}]') $$;
 SELECT lu_redeliver_at() AS fresh, lu_redeliver_at() AS redelivered;
 SELECT lu_redeliver_at(), apply_with_offset_batch('batch-lu-at', 'lu_projector(text,jsonb)',
     '[{"event_id": "q-2", "position": 2, "payload": 2}, {"event_id": "q-6", "position": 6, "payload": 6},
