@@ -238,6 +238,12 @@ public:
         return at;
     }
     void append(const varlena* value) { memcpy(next(VARSIZE_ANY(value)), value, VARSIZE_ANY(value)); }
+    // An element of these bytes behind a 4-byte header (a text or a jsonb).
+    void append_bytes(std::string_view bytes) {
+        char* at = next(VARHDRSZ + bytes.size());
+        SET_VARSIZE(at, VARHDRSZ + bytes.size());
+        memcpy(VARDATA(at), bytes.data(), bytes.size());
+    }
     void append_null() { ++index_; }  // the bitmap bit stays 0
     Datum datum() const { return PointerGetDatum(array_); }
 
@@ -261,9 +267,8 @@ size_t payload_size(const Element& e, MemoryContext element_cxt) {
 // short and stored inline, but may be compressed: detoasting then
 // allocates in the executor's context.
 std::string_view datum_text(Datum d) {
-    auto* t =
-        reinterpret_cast<text*>(pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(d))));
-    return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+    return text_view(
+        reinterpret_cast<text*>(pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(d)))));
 }
 
 // The claim of a batch, one part of its sorted ids at a time. Each part is
@@ -357,6 +362,8 @@ private:
     }
 
     Given given_at(uint32_t ordinal);
+    template <typename F>
+    void for_each_hash(size_t group, F f);
     bool agrees_with_stored(size_t group);
     void look_up(const std::vector<size_t>& groups);
     void insert(const std::vector<size_t>& groups);
@@ -410,10 +417,7 @@ Datum BatchClaim::id_array(const std::vector<size_t>& groups) {
     VarlenaArray ids(TEXTOID, static_cast<int>(groups.size()), bytes);
     for (size_t g : groups) {
         check_for_interrupts();
-        const std::string_view id = ids_.id(g);
-        char* at = ids.next(VARHDRSZ + id.size());
-        SET_VARSIZE(at, VARHDRSZ + id.size());
-        memcpy(VARDATA(at), id.data(), id.size());
+        ids.append_bytes(ids_.id(g));
     }
     return ids.datum();
 }
@@ -437,9 +441,7 @@ void BatchClaim::insert(const std::vector<size_t>& groups) {
             hashes.append_null();
             continue;
         }
-        char* at = hashes.next(VARHDRSZ + kPayloadHashLength);
-        SET_VARSIZE(at, VARHDRSZ + kPayloadHashLength);
-        memcpy(VARDATA(at), given.hash, kPayloadHashLength);
+        hashes.append_bytes(std::string_view(given.hash, kPayloadHashLength));
     }
     Datum values[4] = {id_array(groups), handler_, hashes.datum(), Datum(0)};
     if (with_positions_) {
@@ -462,19 +464,29 @@ void BatchClaim::insert(const std::vector<size_t>& groups) {
                       rows);
 }
 
+// Calls f(ordinal, hash) for each occurrence of `group` that has a payload
+// hash, in array order, while f returns true. Repeats are hashed here; the
+// first occurrence's hash is the one computed for the claim.
+template <typename F>
+void BatchClaim::for_each_hash(size_t group, F f) {
+    for (size_t k = 0; k < ids_.occurrences(group); ++k) {
+        check_for_interrupts();
+        const uint32_t ordinal = ids_.occurrence(group, k);
+        Given repeat;
+        const Given& given = k == 0 ? given_[group - begin_] : (repeat = given_at(ordinal));
+        if (given.has_hash && !f(ordinal, std::string_view(given.hash, kPayloadHashLength))) return;
+    }
+}
+
 // Whether a group found stored has no occurrence with another hash than
-// the stored one (repeats are hashed only when the first agrees).
+// the stored one.
 bool BatchClaim::agrees_with_stored(size_t group) {
     const text* stored = stored_[group - begin_];
     if (stored == nullptr) return true;
-    const std::string_view reference(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored));
-    for (size_t k = 0; k < ids_.occurrences(group); ++k) {
-        check_for_interrupts();
-        Given repeat;
-        const Given& given = k == 0 ? given_[group - begin_] : (repeat = given_at(ids_.occurrence(group, k)));
-        if (given.has_hash && std::string_view(given.hash, kPayloadHashLength) != reference) return false;
-    }
-    return true;
+    const std::string_view reference = text_view(stored);
+    bool agrees = true;
+    for_each_hash(group, [&](uint32_t, std::string_view hash) { return agrees = hash == reference; });
+    return agrees;
 }
 
 // Every occurrence of a group is compared with the group's reference hash:
@@ -491,20 +503,15 @@ void BatchClaim::compare(size_t group) {
     std::string_view reference;
     if (flags_[i] & kFound) {
         if (stored_[i] == nullptr) return;  // recorded without a hash: nothing to compare
-        reference = std::string_view(VARDATA_ANY(stored_[i]), VARSIZE_ANY_EXHDR(stored_[i]));
+        reference = text_view(stored_[i]);
     } else {
         if (!given_[i].has_hash) return;
         reference = std::string_view(given_[i].hash, kPayloadHashLength);
     }
-    for (size_t k = 0; k < ids_.occurrences(group); ++k) {
-        check_for_interrupts();
-        const uint32_t ordinal = ids_.occurrence(group, k);
-        Given repeat;
-        const Given& given = k == 0 ? given_[i] : (repeat = given_at(ordinal));
-        if (!given.has_hash) continue;
-        const std::string_view hash(given.hash, kPayloadHashLength);
+    for_each_hash(group, [&](uint32_t ordinal, std::string_view hash) {
         if (hash != reference && outcome_.divergent(ordinal)) divergence_.keep(reference, hash);
-    }
+        return true;
+    });
 }
 
 size_t BatchClaim::claim(size_t begin, size_t end, bool look_up_first) {
@@ -611,17 +618,13 @@ void apply_as_set(const Projector& resolved, std::string_view handler, EventsArg
         {
             InContext in(element_cxt.get());
             const Element e = element_at(events, static_cast<uint32>(ordinal - 1));
-            const size_t id_length = static_cast<size_t>(e.id.val.string.len);
-            char* id = ids.next(VARHDRSZ + id_length);
-            SET_VARSIZE(id, VARHDRSZ + id_length);
-            memcpy(VARDATA(id), e.id.val.string.val, id_length);
+            ids.append_bytes(id_of(e));
             if (!e.has_payload) {
                 payloads.append_null();
             } else if (e.payload.type == jbvBinary) {
-                const size_t length = static_cast<size_t>(e.payload.val.binary.len);
-                char* payload = payloads.next(VARHDRSZ + length);
-                SET_VARSIZE(payload, VARHDRSZ + length);
-                memcpy(VARDATA(payload), e.payload.val.binary.data, length);
+                payloads.append_bytes(
+                    std::string_view(reinterpret_cast<const char*>(e.payload.val.binary.data),
+                                     static_cast<size_t>(e.payload.val.binary.len)));
             } else {
                 payloads.append(reinterpret_cast<varlena*>(pg_call(
                     [&]() noexcept { return JsonbValueToJsonb(const_cast<JsonbValue*>(&e.payload)); })));

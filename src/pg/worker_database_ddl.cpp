@@ -24,12 +24,6 @@ constexpr long kStopWaitMs = 5000;
 
 ProcessUtility_hook_type prev_process_utility = nullptr;
 
-int slot_named(const char* name) {
-    for (int i = 0; i < worker_slot_count(); i++)
-        if (strcmp(worker_slot_name(i), name) == 0) return i;
-    return -1;
-}
-
 // Whether the statement may go ahead on that database as far as this
 // session can tell: it exists, is not this session's, and the user owns it.
 // Otherwise the command fails by itself, and the worker is left alone.
@@ -84,7 +78,9 @@ const char* database_to_free(Node* stmt, bool top_level) {
     if (IsA(stmt, RenameStmt) && castNode(RenameStmt, stmt)->renameType == OBJECT_DATABASE)
         return castNode(RenameStmt, stmt)->subname;
     if (IsA(stmt, AlterDatabaseStmt) && sets_tablespace(castNode(AlterDatabaseStmt, stmt))) {
-        pg_call([top_level]() noexcept { PreventInTransactionBlock(top_level, "ALTER DATABASE SET TABLESPACE"); });
+        pg_call([top_level]() noexcept {
+            PreventInTransactionBlock(top_level, "ALTER DATABASE SET TABLESPACE");
+        });
         return castNode(AlterDatabaseStmt, stmt)->dbname;
     }
     return nullptr;
@@ -93,13 +89,14 @@ const char* database_to_free(Node* stmt, bool top_level) {
 void before_database_ddl(Node* stmt, bool top_level) {
     const char* name = database_to_free(stmt, top_level);
     if (name == nullptr) return;
-    const int slot = slot_named(name);
+    const int slot = worker_slot_named(name);
     if (slot < 0 || !may_alter(name)) return;
     stop_worker(slot);
 }
 
-void process_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
-                     ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
+void process_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree,
+                     ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
+                     DestReceiver* dest, QueryCompletion* qc) {
     Node* stmt = pstmt->utilityStmt;
     const bool top_level = context == PROCESS_UTILITY_TOPLEVEL;
     entry_point([stmt, top_level]() -> Datum {

@@ -72,14 +72,12 @@ void read_catalog(Listed* listed, int count) {
         while (HeapTupleIsValid(tuple = heap_getnext(scan, ForwardScanDirection))) {
             CHECK_FOR_INTERRUPTS();
             const Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
-            for (int i = 0; i < count; i++) {
-                if (strcmp(NameStr(db->datname), worker_slot_name(i)) != 0) continue;
-                listed[i].exists = true;
-                // A DROP DATABASE interrupted half-way leaves the database
-                // invalid: connecting to it fails like a closed one.
-                listed[i].allows_connections =
-                    db->datallowconn && db->datconnlimit != DATCONNLIMIT_INVALID_DB;
-            }
+            const int i = worker_slot_named(NameStr(db->datname));
+            if (i < 0) continue;
+            listed[i].exists = true;
+            // A DROP DATABASE interrupted half-way leaves the database
+            // invalid: connecting to it fails like a closed one.
+            listed[i].allows_connections = db->datallowconn && db->datconnlimit != DATCONNLIMIT_INVALID_DB;
         }
         table_endscan(scan);
         table_close(rel, AccessShareLock);

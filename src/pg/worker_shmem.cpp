@@ -163,6 +163,12 @@ int worker_slot_count() { return shared ? shared->count : 0; }
 
 const char* worker_slot_name(int slot) { return shared->slots[slot].name; }
 
+int worker_slot_named(const char* name) {
+    for (int i = 0; i < worker_slot_count(); i++)
+        if (strcmp(worker_slot_name(i), name) == 0) return i;
+    return -1;
+}
+
 bool worker_claim(int slot) {
     if (shared == nullptr || slot < 0 || slot >= shared->count) return false;
     SpinLockAcquire(&shared->mutex);

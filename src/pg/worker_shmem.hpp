@@ -36,6 +36,8 @@ void worker_nap(long ms);
 // Slots: their number (0 without the shared memory) and database names.
 int worker_slot_count();
 const char* worker_slot_name(int slot);
+// The slot of a database name (the list has no repeats), or -1.
+int worker_slot_named(const char* name);
 
 // The worker of slot `slot` claims it before connecting: false when
 // another worker has it or a DROP DATABASE holds it (the caller exits).
